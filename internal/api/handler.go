@@ -1,0 +1,156 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/hydrant-dev/hydrant/internal/api/shape"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of the Firehose 2015-08-04 API.
+const TargetPrefix = "Firehose_20150804."
+
+// ContentType is the media type of Firehose requests and responses.
+const ContentType = "application/x-amz-json-1.1"
+
+// MaxBodyBytes bounds a request body. A PutRecordBatch at its 4 MiB limit is about 5.6 MB of
+// base64 in JSON; anything much larger is refused before it is read whole.
+const MaxBodyBytes = 16 << 20
+
+// Validator checks a request body against the API model before it is decoded.
+type Validator interface {
+	Validate(operation string, body []byte) error
+}
+
+// ValidatorFunc adapts a function to Validator.
+type ValidatorFunc func(operation string, body []byte) error
+
+// Validate calls f.
+func (f ValidatorFunc) Validate(operation string, body []byte) error { return f(operation, body) }
+
+type opFunc func(ctx context.Context, body []byte) (any, error)
+
+// Handler serves the Firehose AWS JSON 1.1 protocol on POST /.
+type Handler struct {
+	ops      map[string]opFunc
+	validate Validator
+	log      *slog.Logger
+	bufs     sync.Pool
+}
+
+// NewHandler returns a Handler with no operations; register them with Handle and HandleBody.
+func NewHandler(v Validator, log *slog.Logger) *Handler {
+	return &Handler{
+		ops:      map[string]opFunc{},
+		validate: v,
+		log:      log,
+		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
+	}
+}
+
+// Handle registers a typed operation: the body is validated against the model, decoded into
+// In, and fn's output is encoded as the response.
+func Handle[In, Out any](h *Handler, operation string, fn func(context.Context, *In) (*Out, error)) {
+	h.ops[operation] = func(ctx context.Context, body []byte) (any, error) {
+		if err := h.validate.Validate(operation, body); err != nil {
+			return nil, err
+		}
+		in := new(In)
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := json.Unmarshal(body, in); err != nil {
+				return nil, Errorf(CodeSerialization, "failed to decode %s request: %v", operation, err)
+			}
+		}
+		return fn(ctx, in)
+	}
+}
+
+// HandleBody registers an operation that decodes its own body (the put hot path).
+func (h *Handler) HandleBody(operation string, fn func(ctx context.Context, body []byte) (any, error)) {
+	h.ops[operation] = fn
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := uuid.NewString()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, TargetPrefix)
+	fn := h.ops[op]
+	if !ok || fn == nil || r.Method != http.MethodPost {
+		writeError(w, Errorf(CodeUnknownOperation, "Operation %q is not supported by this service.", target))
+		return
+	}
+	buf := h.bufs.Get().(*bytes.Buffer)
+	defer h.putBuf(buf)
+	buf.Reset()
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		writeError(w, Errorf(CodeSerialization, "failed to read request body: %v", err))
+		return
+	}
+	if n > MaxBodyBytes {
+		writeError(w, Errorf(CodeSerialization, "request body is larger than %d bytes", MaxBodyBytes))
+		return
+	}
+	out, err := fn(r.Context(), buf.Bytes())
+	if err != nil {
+		e := h.wireError(err)
+		if e.Code == CodeInternalFailure {
+			h.log.Error("request failed", "op", op, "request_id", reqID, "err", err)
+		}
+		writeError(w, e)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		h.log.Error("encode response", "op", op, "request_id", reqID, "err", err)
+		writeError(w, AsError(err))
+		return
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// putBuf returns a body buffer to the pool unless it grew beyond the largest normal request.
+func (h *Handler) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 2*MaxBodyBytes {
+		h.bufs.Put(b)
+	}
+}
+
+// wireError maps validation and decoding errors of the model to their wire codes.
+func (h *Handler) wireError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ve *shape.ValidationError
+	if errors.As(err, &ve) {
+		return &Error{Code: CodeValidation, Message: ve.Error()}
+	}
+	var se *shape.SerializationError
+	if errors.As(err, &se) {
+		return &Error{Code: CodeSerialization, Message: se.Error()}
+	}
+	return AsError(err)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	b, _ := json.Marshal(struct {
+		Type    Code   `json:"__type"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+	w.Header().Set("Content-Type", ContentType)
+	w.WriteHeader(e.Code.Status())
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hydrant-dev/hydrant/internal/server"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+)
+
+func newServe(stderr io.Writer) *cobra.Command {
+	var (
+		configPath, listen, dataDir, region, account, logLevel, logFormat string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Firehose API and delivery on the embedded journal",
+		Long: `Run the Firehose API (AWS JSON 1.1) on --listen, keeping records in an embedded
+NATS JetStream journal under --data-dir and delivering them to the local directory
+<data-dir>/s3/<bucket>/ (or a directory mapped in the config file).
+
+The optional --config file is YAML or JSON; flags given on the command line override it.
+AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file does.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			flags := cmd.Flags()
+			if flags.Changed("listen") || cfg.Listen == "" {
+				cfg.Listen = listen
+			}
+			if flags.Changed("data-dir") || cfg.DataDir == "" {
+				cfg.DataDir = dataDir
+			}
+			if flags.Changed("region") {
+				cfg.Region = region
+			} else if cfg.Region == "" {
+				cfg.Region = firstEnv("AWS_REGION", "AWS_DEFAULT_REGION")
+			}
+			if flags.Changed("account-id") || cfg.AccountID == "" {
+				cfg.AccountID = account
+			}
+			log, err := newLogger(stderr, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(cfg, log)
+			if err != nil {
+				return fmt.Errorf("configuration: %w", err)
+			}
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "YAML or JSON config file")
+	f.StringVar(&listen, "listen", server.DefaultListen, "address of the Firehose API")
+	f.StringVar(&dataDir, "data-dir", server.DefaultDataDir, "directory of the journal and the local destination")
+	f.StringVar(&region, "region", "", "region in ARNs (default $AWS_REGION or "+server.DefaultRegion+")")
+	f.StringVar(&account, "account-id", server.DefaultAccountID, "account id in ARNs")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+// loadConfig reads a YAML or JSON config file; an empty path gives the zero Config.
+func loadConfig(path string) (server.Config, error) {
+	var cfg server.Config
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,162 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// ErrNoWorker is returned by Flush for a stream that has no running worker.
+var ErrNoWorker = errors.New("no delivery worker for stream")
+
+// Deps are the collaborators of every worker.
+type Deps struct {
+	Log     Log
+	State   StateStore
+	Objects ObjectWriter
+	Logger  *slog.Logger
+	Backoff Backoff
+	Now     func() time.Time
+}
+
+// Manager owns one worker per delivery stream.
+type Manager struct {
+	deps    Deps
+	ctx     context.Context
+	mu      sync.Mutex
+	workers map[string]*handle
+	wg      sync.WaitGroup
+}
+
+type handle struct {
+	w      *worker
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewManager returns a Manager whose workers live until ctx ends.
+func NewManager(ctx context.Context, deps Deps) *Manager {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Backoff == (Backoff{}) {
+		deps.Backoff = Backoff{Initial: time.Second, Max: 30 * time.Second}
+	}
+	return &Manager{deps: deps, ctx: ctx, workers: map[string]*handle{}}
+}
+
+// Apply starts a worker for spec. A worker already running for the stream first flushes its
+// buffer under its old configuration, then the new one takes over from the cursor.
+func (m *Manager) Apply(spec Spec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h, ok := m.workers[spec.Stream]; ok {
+		close(h.w.drain)
+		<-h.done
+		h.cancel()
+	}
+	m.start(spec)
+}
+
+func (m *Manager) start(spec Spec) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	w := &worker{
+		spec:    spec,
+		log:     m.deps.Log,
+		state:   m.deps.State,
+		out:     m.deps.Objects,
+		logger:  m.deps.Logger,
+		backoff: m.deps.Backoff,
+		now:     m.deps.Now,
+		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		flushes: make(chan flushReq),
+		drain:   make(chan struct{}),
+	}
+	h := &handle{w: w, cancel: cancel, done: make(chan struct{})}
+	m.workers[spec.Stream] = h
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(h.done)
+		for attempt := 1; ; attempt++ {
+			err := w.run(ctx)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			select {
+			case <-w.drain:
+				return
+			default:
+			}
+			d := m.deps.Backoff.Delay(attempt, w.rnd)
+			m.deps.Logger.Error("delivery worker failed; restarting", "stream", spec.Stream, "retry_in", d, "err", err)
+			w.buf.reset()
+			w.answer(err)
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// Remove stops the stream's worker without flushing: buffered records are discarded from
+// delivery, as Firehose does when a stream is deleted.
+func (m *Manager) Remove(stream string) {
+	m.mu.Lock()
+	h, ok := m.workers[stream]
+	delete(m.workers, stream)
+	m.mu.Unlock()
+	if ok {
+		h.cancel()
+		<-h.done
+	}
+}
+
+// Flush makes the stream's worker write every record acknowledged before the call, and
+// returns when the object is written.
+func (m *Manager) Flush(ctx context.Context, stream string) error {
+	m.mu.Lock()
+	h, ok := m.workers[stream]
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoWorker, stream)
+	}
+	stats, err := m.deps.Log.Stats(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("read journal position: %w", err)
+	}
+	req := flushReq{upTo: stats.LastSeq, done: make(chan error, 1)}
+	select {
+	case h.w.flushes <- req:
+	case <-h.done:
+		return fmt.Errorf("%w: %s stopped", ErrNoWorker, stream)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Streams returns the names of the streams with a running worker.
+func (m *Manager) Streams() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.workers))
+	for name := range m.workers {
+		out = append(out, name)
+	}
+	return out
+}
+
+// Wait blocks until every worker has stopped (after the Manager's context ends).
+func (m *Manager) Wait() { m.wg.Wait() }

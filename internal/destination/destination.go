@@ -1,0 +1,33 @@
+// Package destination defines what every object destination (local directory, S3) is given:
+// an Object to store whole, idempotently under its key. Subpackages implement it, and
+// destinationtest is the conformance suite each implementation's tests run.
+package destination
+
+import "errors"
+
+// Object is one delivered object.
+type Object struct {
+	// Bucket is the bucket name taken from the BucketARN (arn:aws:s3:::Bucket).
+	Bucket string
+	// Key is the full object key.
+	Key string
+	// Body is the object content, already compressed.
+	Body []byte
+	// ContentType and ContentEncoding are the object's HTTP metadata.
+	ContentType     string
+	ContentEncoding string
+}
+
+// ErrInvalidObject is returned for an object whose bucket or key cannot be stored.
+var ErrInvalidObject = errors.New("invalid object")
+
+// BucketFromARN returns the bucket name of an S3 bucket ARN, or "" if arn is not one.
+func BucketFromARN(arn string) string {
+	const marker = ":s3:::"
+	for i := 0; i+len(marker) <= len(arn); i++ {
+		if arn[i:i+len(marker)] == marker {
+			return arn[i+len(marker):]
+		}
+	}
+	return ""
+}

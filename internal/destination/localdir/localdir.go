@@ -1,0 +1,137 @@
+// Package localdir stores delivered objects as files: bucket B, key K becomes <root>/B/K.
+// Each object is written to a temporary file, synced, and renamed into place, so a reader
+// never sees a partial object and rewriting the same key replaces it whole.
+package localdir
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/hydrant-dev/hydrant/internal/destination"
+)
+
+// Dir is a local directory destination.
+type Dir struct {
+	root    string
+	tmp     string
+	buckets map[string]string
+}
+
+// New returns a destination rooted at root (created if missing): bucket B lives in root/B
+// unless buckets maps B to a directory of its own. Temporary files live in root/.tmp so that
+// they never appear inside a bucket; a mapped bucket keeps its own .hydrant-tmp so that the
+// rename stays within one file system.
+func New(root string, buckets map[string]string) (*Dir, error) {
+	tmp := filepath.Join(root, ".tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("create destination directory: %w", err)
+	}
+	for b, dir := range buckets {
+		if err := os.MkdirAll(filepath.Join(dir, ".hydrant-tmp"), 0o755); err != nil {
+			return nil, fmt.Errorf("create directory of bucket %s: %w", b, err)
+		}
+	}
+	return &Dir{root: root, tmp: tmp, buckets: buckets}, nil
+}
+
+// bucketDir returns the directory of a bucket and the temporary directory beside it.
+func (d *Dir) bucketDir(bucket string) (dir, tmp string) {
+	if dir, ok := d.buckets[bucket]; ok {
+		return dir, filepath.Join(dir, ".hydrant-tmp")
+	}
+	return filepath.Join(d.root, bucket), d.tmp
+}
+
+// Root returns the directory that holds the buckets.
+func (d *Dir) Root() string { return d.root }
+
+// Path returns the file path of a bucket's key, or an error if the pair would escape the bucket.
+func (d *Dir) Path(bucket, key string) (string, error) {
+	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." || strings.HasPrefix(bucket, ".") {
+		return "", fmt.Errorf("%w: bucket %q", destination.ErrInvalidObject, bucket)
+	}
+	if key == "" || strings.HasSuffix(key, "/") {
+		return "", fmt.Errorf("%w: key %q", destination.ErrInvalidObject, key)
+	}
+	for _, part := range strings.Split(key, "/") {
+		if part == ".." || part == "." {
+			return "", fmt.Errorf("%w: key %q has a %q segment", destination.ErrInvalidObject, key, part)
+		}
+	}
+	dir, _ := d.bucketDir(bucket)
+	return filepath.Join(dir, filepath.FromSlash(key)), nil
+}
+
+// PutObject stores o atomically: temp file, fsync, rename, fsync of the directory.
+func (d *Dir) PutObject(ctx context.Context, o destination.Object) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path, err := d.Path(o.Bucket, o.Key)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := d.mkdirs(dir); err != nil {
+		return fmt.Errorf("create directory for %s: %w", o.Key, err)
+	}
+	_, tmpDir := d.bucketDir(o.Bucket)
+	tmp := filepath.Join(tmpDir, uuid.NewString())
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	if _, err := f.Write(o.Body); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", o.Key, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", o.Key, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", o.Key, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename %s into place: %w", o.Key, err)
+	}
+	return syncDir(dir)
+}
+
+// mkdirs creates dir and any missing parents below the root, syncing each parent whose
+// entries changed so that a crash cannot lose a directory holding a renamed object.
+func (d *Dir) mkdirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != d.root && parent != dir && parent != filepath.Dir(parent) {
+		if err := d.mkdirs(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s: %w", dir, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+// Package journal is Hydrant's durable record log: an embedded NATS JetStream server with one
+// stream per delivery stream, a message per accepted put, every write synced to disk before the
+// put is acknowledged, and a small key-value store for delivery cursors, flush intents and the
+// catalog. The formats and the protocol are described in docs/design/journal.md.
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Errors returned by the journal. They are wrapped with context; inspect them with errors.Is.
+var (
+	// ErrFull reports that the journal refused a write for lack of room: the stream reached its
+	// MaxBytes, the store reached its limit or the disk is full, or the server refused the publish
+	// because too many are pending. The API layer answers ServiceUnavailableException.
+	ErrFull = errors.New("journal full")
+	// ErrNoStream reports that no journal stream exists for a delivery stream name.
+	ErrNoStream = errors.New("no such journal stream")
+	// ErrTooLarge reports a put whose frame exceeds the largest message the journal stores.
+	ErrTooLarge = errors.New("put too large for the journal")
+	// ErrNotFound reports a missing key or message.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict reports that SaveState lost a compare-and-set: the state changed since it was
+	// loaded, so another worker is writing it.
+	ErrConflict = errors.New("worker state changed concurrently")
+	// ErrBeyondCursor reports a Trim past the saved delivery cursor.
+	ErrBeyondCursor = errors.New("trim beyond the delivery cursor")
+	// ErrCorrupt reports a message that does not decode as a frame.
+	ErrCorrupt = errors.New("corrupt journal message")
+)
+
+// Defaults applied by Open to zero Config fields.
+const (
+	DefaultRetention         = 24 * time.Hour
+	DefaultMaxBytesPerStream = 10 << 30
+	DefaultMaxMessageBytes   = 8 << 20
+	DefaultReadAheadBytes    = 32 << 20
+	DefaultPublishTimeout    = 30 * time.Second
+)
+
+// stateBucket is the KV bucket holding delivery cursors and flush intents.
+const stateBucket = "hydrant_delivery"
+
+// Config configures the journal. Zero fields take the defaults listed in docs/design/journal.md.
+type Config struct {
+	// Dir is the directory of the JetStream file store, e.g. "<data dir>/journal". Required.
+	Dir string `json:"dir"`
+	// Listen, when set, is a host:port on which the embedded server accepts NATS clients. Empty
+	// means no listener at all.
+	Listen string `json:"listen,omitempty"`
+	// Retention is how long a message is kept, settled or not (stream MaxAge).
+	Retention time.Duration `json:"retention,omitempty"`
+	// MaxBytesPerStream bounds each stream; a full stream refuses new puts. -1 means unlimited.
+	MaxBytesPerStream int64 `json:"maxBytesPerStream,omitempty"`
+	// MaxMessageBytes is the largest message (one framed put) the server accepts.
+	MaxMessageBytes int `json:"maxMessageBytes,omitempty"`
+	// ReadAheadBytes bounds how many bytes a Reader pulls ahead of Next.
+	ReadAheadBytes int `json:"readAheadBytes,omitempty"`
+	// MaxStoreBytes bounds the whole JetStream file store; -1 or 0 means the disk.
+	MaxStoreBytes int64 `json:"maxStoreBytes,omitempty"`
+	// KeepDelivered makes Trim a no-op, so settled messages stay until retention removes them.
+	KeepDelivered bool `json:"keepDelivered,omitempty"`
+	// PublishTimeout bounds a publish or API call whose context has no deadline.
+	PublishTimeout time.Duration `json:"publishTimeout,omitempty"`
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.MaxBytesPerStream == 0 {
+		c.MaxBytesPerStream = DefaultMaxBytesPerStream
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.ReadAheadBytes == 0 {
+		c.ReadAheadBytes = DefaultReadAheadBytes
+	}
+	if c.MaxStoreBytes == 0 {
+		c.MaxStoreBytes = -1
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = DefaultPublishTimeout
+	}
+	return c
+}
+
+// Validate reports the first field of c that is out of bounds. Call it on WithDefaults().
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("journal: dir is required")
+	case c.Retention < time.Minute:
+		return fmt.Errorf("journal: retention must be at least 1m, got %s", c.Retention)
+	case c.MaxMessageBytes < 1<<20 || c.MaxMessageBytes > 64<<20:
+		return fmt.Errorf("journal: maxMessageBytes must be between 1 MiB and 64 MiB, got %d", c.MaxMessageBytes)
+	case c.MaxBytesPerStream != -1 && c.MaxBytesPerStream < int64(c.MaxMessageBytes):
+		return fmt.Errorf("journal: maxBytesPerStream must be -1 or at least maxMessageBytes (%d), got %d", c.MaxMessageBytes, c.MaxBytesPerStream)
+	case c.ReadAheadBytes < c.MaxMessageBytes:
+		return fmt.Errorf("journal: readAheadBytes must be at least maxMessageBytes (%d), got %d", c.MaxMessageBytes, c.ReadAheadBytes)
+	case c.MaxStoreBytes != -1 && c.MaxStoreBytes <= 0:
+		return fmt.Errorf("journal: maxStoreBytes must be -1 or positive, got %d", c.MaxStoreBytes)
+	case c.PublishTimeout <= 0:
+		return fmt.Errorf("journal: publishTimeout must be positive, got %s", c.PublishTimeout)
+	}
+	if c.Listen != "" {
+		if _, _, err := splitListen(c.Listen); err != nil {
+			return fmt.Errorf("journal: listen must be host:port: %w", err)
+		}
+	}
+	return nil
+}
+
+func splitListen(s string) (string, int, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", port)
+	}
+	return host, p, nil
+}
+
+// Journal is the durable record log. It is safe for concurrent use.
+type Journal struct {
+	cfg    Config
+	log    *slog.Logger
+	ns     *server.Server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	state  jetstream.KeyValue
+	frames sync.Pool // *[]byte frame buffers for Append
+
+	mu      sync.Mutex
+	streams map[string]streamRef // by delivery stream name
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed when the connection is closed
+}
+
+// streamRef caches what Append needs about a stream.
+type streamRef struct {
+	nonce   uint64
+	subject string
+}
+
+// Open starts the embedded JetStream server on cfg.Dir and connects to it in-process.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := &server.Options{
+		ServerName:        "hydrant",
+		JetStream:         true,
+		StoreDir:          cfg.Dir,
+		JetStreamMaxStore: cfg.MaxStoreBytes,
+		SyncAlways:        true,
+		MaxPayload:        int32(cfg.MaxMessageBytes),
+		DontListen:        cfg.Listen == "",
+		NoSigs:            true,
+	}
+	if cfg.Listen != "" {
+		opts.Host, opts.Port, _ = splitListen(cfg.Listen)
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("start journal server: %w", err)
+	}
+	ns.SetLoggerV2(serverLog{log: log}, false, false, false)
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("start journal server: not ready after 30s")
+	}
+	if !ns.JetStreamEnabled() {
+		ns.Shutdown()
+		return nil, errors.New("start journal server: jetstream did not start (see the server log)")
+	}
+	j := &Journal{
+		cfg:     cfg,
+		log:     log,
+		ns:      ns,
+		streams: make(map[string]streamRef),
+		closed:  make(chan struct{}),
+	}
+	j.frames.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	j.nc, err = nats.Connect("",
+		nats.InProcessServer(ns),
+		nats.Name("hydrant-journal"),
+		nats.ClosedHandler(func(*nats.Conn) { close(j.closed) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("journal client error", "err", err)
+		}),
+	)
+	if err != nil {
+		ns.Shutdown()
+		return nil, fmt.Errorf("connect to journal server: %w", err)
+	}
+	j.js, err = jetstream.New(j.nc, jetstream.WithDefaultTimeout(cfg.PublishTimeout))
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	j.state, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      stateBucket,
+		Description: "hydrant delivery cursors and flush intents",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("open bucket %s: %w", stateBucket, err)
+	}
+	return j, nil
+}
+
+// Close drains the connection and shuts the embedded server down. It waits for the server to
+// stop, so the store can be reopened afterwards. Close is safe to call more than once.
+func (j *Journal) Close() error {
+	j.closeOnce.Do(func() {
+		if j.nc != nil {
+			if err := j.nc.Drain(); err != nil {
+				j.nc.Close()
+			}
+			select {
+			case <-j.closed:
+			case <-time.After(10 * time.Second):
+				j.log.Warn("journal drain timed out")
+				j.nc.Close()
+			}
+		}
+		j.ns.Shutdown()
+		j.ns.WaitForShutdown()
+	})
+	return nil
+}
+
+// ClientURL returns the URL on which the embedded server listens, or "" without Config.Listen.
+func (j *Journal) ClientURL() string {
+	if j.cfg.Listen == "" {
+		return ""
+	}
+	return j.ns.ClientURL()
+}
+
+// serverLog routes the embedded server's log to slog: warnings and errors as such, notices at
+// debug level, debug and trace lines not at all.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) {
+	l.log.Debug("journal server notice", "detail", fmt.Sprintf(format, v...))
+}
+
+func (l serverLog) Warnf(format string, v ...any) {
+	l.log.Warn("journal server warning", "detail", fmt.Sprintf(format, v...))
+}
+
+func (l serverLog) Errorf(format string, v ...any) {
+	l.log.Error("journal server error", "detail", fmt.Sprintf(format, v...))
+}
+
+func (l serverLog) Fatalf(format string, v ...any) {
+	l.log.Error("journal server fatal", "detail", fmt.Sprintf(format, v...))
+}
+
+func (l serverLog) Debugf(string, ...any) {}
+
+func (l serverLog) Tracef(string, ...any) {}
+
+var _ server.Logger = serverLog{}

@@ -1,0 +1,159 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Batch is the content of one message: the records of one put.
+type Batch struct {
+	// Seq is the message's stream sequence.
+	Seq uint64
+	// Arrival is the put's arrival time, at millisecond precision.
+	Arrival time.Time
+	// Records are the put's records, in order. They alias the message; do not modify them.
+	Records [][]byte
+	// Pending is the number of messages after this one when it was delivered; 0 means the
+	// reader is caught up.
+	Pending uint64
+	// Nonce identifies the stream incarnation, for record IDs.
+	Nonce uint64
+}
+
+// RecordID returns the ID that Append gave the record at index.
+func (b Batch) RecordID(index int) string { return RecordID(b.Nonce, b.Seq, index) }
+
+// Reader reads the messages of one stream in order, without acknowledgements. It is not safe
+// for concurrent use. Close it when done.
+type Reader struct {
+	stream string
+	nonce  uint64
+	it     jetstream.MessagesContext
+	to     uint64 // last sequence to return; 0 means no bound
+	done   bool
+}
+
+// Read returns a Reader of the stream name starting at sequence from (1 if from is 0, or the
+// first message if from was trimmed).
+func (j *Journal) Read(ctx context.Context, name string, from uint64) (*Reader, error) {
+	return j.read(ctx, name, from, 0)
+}
+
+// ReadRange returns a Reader of the messages of name with from ≤ Seq ≤ to. Its Next returns
+// io.EOF after the last of them, or after catching up with the end of the stream.
+func (j *Journal) ReadRange(ctx context.Context, name string, from, to uint64) (*Reader, error) {
+	if to == 0 || to < from {
+		return &Reader{stream: name, done: true}, nil
+	}
+	return j.read(ctx, name, from, to)
+}
+
+func (j *Journal) read(ctx context.Context, name string, from, to uint64) (*Reader, error) {
+	from = max(from, 1)
+	ref, err := j.ref(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", name, err)
+	}
+	if to != 0 {
+		st, err := j.Stats(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("read %q: %w", name, err)
+		}
+		if st.Messages == 0 || st.LastSeq < from {
+			return &Reader{stream: name, done: true}, nil
+		}
+	}
+	cons, err := j.js.OrderedConsumer(ctx, StreamName(name), jetstream.OrderedConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			err = ErrNoStream
+		}
+		return nil, fmt.Errorf("read %q: %w", name, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxBytes(j.cfg.ReadAheadBytes))
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", name, err)
+	}
+	return &Reader{stream: name, nonce: ref.nonce, it: it, to: to}, nil
+}
+
+// Next returns the next message. It blocks until one is stored or ctx ends; after ctx ends
+// the Reader is still usable. A message that does not decode is returned as an error wrapping
+// ErrCorrupt together with a Batch carrying its Seq and Pending, so the caller can skip it.
+func (r *Reader) Next(ctx context.Context) (Batch, error) {
+	if r.done {
+		return Batch{}, io.EOF
+	}
+	msg, err := r.it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		return Batch{}, fmt.Errorf("read %q: %w", r.stream, err)
+	}
+	md, err := msg.Metadata()
+	if err != nil {
+		return Batch{}, fmt.Errorf("read %q: %w", r.stream, err)
+	}
+	b := Batch{Seq: md.Sequence.Stream, Pending: md.NumPending, Nonce: r.nonce}
+	if r.to != 0 {
+		if b.Seq > r.to {
+			r.stop()
+			return Batch{}, io.EOF
+		}
+		if b.Seq == r.to || b.Pending == 0 {
+			r.stop() // this is the last one
+			r.done = true
+		}
+	}
+	b.Arrival, b.Records, err = decodeFrame(msg.Data())
+	if err != nil {
+		return b, fmt.Errorf("read %q seq %d: %w: %w", r.stream, b.Seq, ErrCorrupt, err)
+	}
+	return b, nil
+}
+
+func (r *Reader) stop() {
+	r.done = true
+	if r.it != nil {
+		r.it.Stop()
+		r.it = nil
+	}
+}
+
+// Close stops the reader.
+func (r *Reader) Close() error {
+	r.stop()
+	return nil
+}
+
+// Get returns the message seq of the stream name, or an error wrapping ErrNotFound.
+func (j *Journal) Get(ctx context.Context, name string, seq uint64) (Batch, error) {
+	ref, err := j.ref(ctx, name)
+	if err != nil {
+		return Batch{}, fmt.Errorf("get %q seq %d: %w", name, seq, err)
+	}
+	s, err := j.stream(ctx, name)
+	if err != nil {
+		return Batch{}, fmt.Errorf("get %q seq %d: %w", name, seq, err)
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			err = ErrNotFound
+		}
+		return Batch{}, fmt.Errorf("get %q seq %d: %w", name, seq, err)
+	}
+	b := Batch{Seq: m.Sequence, Nonce: ref.nonce}
+	b.Arrival, b.Records, err = decodeFrame(m.Data)
+	if err != nil {
+		return b, fmt.Errorf("get %q seq %d: %w: %w", name, seq, ErrCorrupt, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,275 @@
+package journal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream metadata keys.
+const (
+	metaName  = "hydrant.name"
+	metaNonce = "hydrant.nonce"
+)
+
+// Position is where an Append stored a put.
+type Position struct {
+	// Stream is the delivery stream name.
+	Stream string
+	// Seq is the JetStream sequence of the put's message.
+	Seq uint64
+	// Nonce identifies this incarnation of the stream; it changes on delete and re-create.
+	Nonce uint64
+}
+
+// RecordID returns the ID of the put's record at index.
+func (p Position) RecordID(index int) string { return RecordID(p.Nonce, p.Seq, index) }
+
+// Stats describes the content of one journal stream.
+type Stats struct {
+	Messages  uint64
+	Bytes     uint64
+	FirstSeq  uint64
+	LastSeq   uint64
+	FirstTime time.Time
+	LastTime  time.Time
+}
+
+func (j *Journal) streamConfig(name string, nonce uint64) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        StreamName(name),
+		Description: "hydrant delivery stream " + name,
+		Subjects:    []string{Subject(name)},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardNew,
+		MaxAge:      j.cfg.Retention,
+		MaxBytes:    j.cfg.MaxBytesPerStream,
+		MaxMsgs:     -1,
+		MaxMsgSize:  int32(j.cfg.MaxMessageBytes),
+		Replicas:    1,
+		AllowDirect: true,
+		Metadata: map[string]string{
+			metaName:  name,
+			metaNonce: fmt.Sprintf("%016x", nonce),
+		},
+	}
+}
+
+func nonceOf(cfg jetstream.StreamConfig) (uint64, error) {
+	n, err := strconv.ParseUint(cfg.Metadata[metaNonce], 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: bad %s metadata: %w", cfg.Name, metaNonce, err)
+	}
+	return n, nil
+}
+
+// CreateStream creates the journal stream of the delivery stream name, or updates the limits of
+// an existing one to the current Config, keeping its data and nonce.
+func (j *Journal) CreateStream(ctx context.Context, name string) error {
+	if name == "" {
+		return errors.New("create stream: empty name")
+	}
+	s, err := j.js.Stream(ctx, StreamName(name))
+	switch {
+	case err == nil:
+		nonce, err := nonceOf(s.CachedInfo().Config)
+		if err != nil {
+			return err
+		}
+		if _, err := j.js.UpdateStream(ctx, j.streamConfig(name, nonce)); err != nil {
+			return fmt.Errorf("update stream %q: %w", name, err)
+		}
+		j.remember(name, nonce)
+		return nil
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("create stream %q: %w", name, err)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	nonce := binary.BigEndian.Uint64(b[:])
+	// A crash between deleting a stream and deleting its state leaves the old state behind.
+	if err := j.state.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("create stream %q: clear state: %w", name, err)
+	}
+	if _, err := j.js.CreateStream(ctx, j.streamConfig(name, nonce)); err != nil {
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return j.CreateStream(ctx, name) // created concurrently
+		}
+		return fmt.Errorf("create stream %q: %w", name, err)
+	}
+	j.remember(name, nonce)
+	j.log.Info("journal stream created", "stream", name)
+	return nil
+}
+
+// DeleteStream deletes the journal stream of name with all its messages and its worker state.
+func (j *Journal) DeleteStream(ctx context.Context, name string) error {
+	j.forget(name)
+	if err := j.js.DeleteStream(ctx, StreamName(name)); err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("delete stream %q: %w", name, ErrNoStream)
+		}
+		return fmt.Errorf("delete stream %q: %w", name, err)
+	}
+	if err := j.state.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete stream %q: clear state: %w", name, err)
+	}
+	j.log.Info("journal stream deleted", "stream", name)
+	return nil
+}
+
+func (j *Journal) remember(name string, nonce uint64) {
+	j.mu.Lock()
+	j.streams[name] = streamRef{nonce: nonce, subject: Subject(name)}
+	j.mu.Unlock()
+}
+
+func (j *Journal) forget(name string) {
+	j.mu.Lock()
+	delete(j.streams, name)
+	j.mu.Unlock()
+}
+
+// ref returns the cached facts about the stream name, looking them up on a miss.
+func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
+	j.mu.Lock()
+	r, ok := j.streams[name]
+	j.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	s, err := j.js.Stream(ctx, StreamName(name))
+	if err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return streamRef{}, ErrNoStream
+		}
+		return streamRef{}, err
+	}
+	nonce, err := nonceOf(s.CachedInfo().Config)
+	if err != nil {
+		return streamRef{}, err
+	}
+	j.remember(name, nonce)
+	return streamRef{nonce: nonce, subject: Subject(name)}, nil
+}
+
+// Append stores the records of one put as one message and returns its position once the
+// server has acknowledged it, which with SyncAlways means the message is on disk. Any error
+// means the put is not acknowledged; a context that ends first leaves the outcome unknown.
+// The records are copied; the caller may reuse them when Append returns.
+func (j *Journal) Append(ctx context.Context, stream string, arrival time.Time, records [][]byte) (Position, error) {
+	if len(records) > maxRecordsPerFrame {
+		return Position{}, fmt.Errorf("append %q: %d records: %w", stream, len(records), ErrTooLarge)
+	}
+	if n := frameLen(records); n > j.cfg.MaxMessageBytes {
+		return Position{}, fmt.Errorf("append %q: frame of %d bytes over %d: %w", stream, n, j.cfg.MaxMessageBytes, ErrTooLarge)
+	}
+	ref, err := j.ref(ctx, stream)
+	if err != nil {
+		return Position{}, fmt.Errorf("append %q: %w", stream, err)
+	}
+	bp := j.frames.Get().(*[]byte)
+	frame := appendFrame((*bp)[:0], arrival, records)
+	ack, err := j.js.Publish(ctx, ref.subject, frame)
+	*bp = frame[:0]
+	j.frames.Put(bp)
+	if err != nil {
+		err = classifyPublish(err)
+		if errors.Is(err, ErrNoStream) {
+			j.forget(stream)
+		}
+		return Position{}, fmt.Errorf("append %q: %w", stream, err)
+	}
+	return Position{Stream: stream, Seq: ack.Sequence, Nonce: ref.nonce}, nil
+}
+
+// classifyPublish gives a publish error its journal identity. The server reports a full stream
+// as a store failure whose text names the limit, a full store as insufficient resources, and an
+// ingest queue over its limit as 429 too many requests.
+func classifyPublish(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch {
+		case apiErr.Code == 429,
+			apiErr.ErrorCode == 10023, // insufficient resources
+			apiErr.ErrorCode == 10167, // too many requests
+			apiErr.ErrorCode == 10077 && (strings.Contains(apiErr.Description, "maximum bytes") ||
+				strings.Contains(apiErr.Description, "maximum messages")):
+			return fmt.Errorf("%w: %w", ErrFull, err)
+		case apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum,
+			apiErr.ErrorCode == 10077 && strings.Contains(apiErr.Description, "too large"):
+			return fmt.Errorf("%w: %w", ErrTooLarge, err)
+		case apiErr.ErrorCode == jetstream.JSErrCodeStreamNotFound:
+			return fmt.Errorf("%w: %w", ErrNoStream, err)
+		}
+		return err
+	}
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload):
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("%w: %w", ErrNoStream, err)
+	}
+	return err
+}
+
+// Stats returns the message count, size and sequence range of the stream name.
+func (j *Journal) Stats(ctx context.Context, name string) (Stats, error) {
+	s, err := j.stream(ctx, name)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
+	}
+	st := info.State
+	return Stats{
+		Messages:  st.Msgs,
+		Bytes:     st.Bytes,
+		FirstSeq:  st.FirstSeq,
+		LastSeq:   st.LastSeq,
+		FirstTime: st.FirstTime,
+		LastTime:  st.LastTime,
+	}, nil
+}
+
+func (j *Journal) stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	s, err := j.js.Stream(ctx, StreamName(name))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, ErrNoStream
+	}
+	return s, err
+}
+
+// Trim removes the messages of the stream name with a sequence below below. It refuses to trim
+// past the saved delivery cursor, and does nothing when Config.KeepDelivered is set.
+func (j *Journal) Trim(ctx context.Context, name string, below uint64) error {
+	if j.cfg.KeepDelivered || below <= 1 {
+		return nil
+	}
+	st, err := j.LoadState(ctx, name)
+	if err != nil {
+		return fmt.Errorf("trim %q: %w", name, err)
+	}
+	if below > st.Cursor {
+		return fmt.Errorf("trim %q below %d, cursor %d: %w", name, below, st.Cursor, ErrBeyondCursor)
+	}
+	s, err := j.stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("trim %q: %w", name, err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSequence(below)); err != nil {
+		return fmt.Errorf("trim %q: %w", name, err)
+	}
+	return nil
+}

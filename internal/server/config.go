@@ -1,0 +1,131 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/hydrant-dev/hydrant/internal/journal"
+)
+
+// Config is the server's configuration. Flags and the YAML config file fill it.
+type Config struct {
+	// Listen is the address of the Firehose API, default 127.0.0.1:4573.
+	Listen string `json:"listen"`
+	// DataDir holds the journal and the local-directory destination, default ./hydrant-data.
+	DataDir string `json:"dataDir"`
+	// Region and AccountID appear in ARNs, default us-east-1 and 000000000000.
+	Region    string `json:"region"`
+	AccountID string `json:"accountId"`
+	// Buckets maps a bucket name to a directory of its own; other buckets live under DataDir/s3.
+	Buckets map[string]string `json:"buckets"`
+	// MaxStreams is the number of delivery streams allowed, default 5,000 as in AWS.
+	MaxStreams int `json:"maxStreams"`
+	// Streams are CreateDeliveryStream inputs created at start when missing.
+	Streams []json.RawMessage `json:"streams"`
+	// Retention is how long undelivered records are kept, default 24h as in AWS.
+	Retention Duration `json:"retention"`
+	// MaxStreamBytes bounds each stream's journal; a full journal refuses puts with
+	// ServiceUnavailableException. -1 means no bound but the disk.
+	MaxStreamBytes int64 `json:"maxStreamBytes"`
+	// NATSListen, when set, exposes the embedded NATS server on host:port.
+	NATSListen string `json:"natsListen"`
+	// Journal tunes the record log; the fields above are copied into it.
+	Journal journal.Config `json:"-"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("24h") in config files.
+type Duration time.Duration
+
+// UnmarshalJSON reads "90s", "24h" and the like.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"24h\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Defaults of Config.
+const (
+	DefaultListen    = "127.0.0.1:4573"
+	DefaultDataDir   = "./hydrant-data"
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "000000000000"
+)
+
+// WithDefaults returns c with empty fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	if c.AccountID == "" {
+		c.AccountID = DefaultAccountID
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = 5000
+	}
+	if c.Journal.Dir == "" {
+		c.Journal.Dir = filepath.Join(c.DataDir, "journal")
+	}
+	if c.Retention != 0 {
+		c.Journal.Retention = time.Duration(c.Retention)
+	}
+	if c.MaxStreamBytes != 0 {
+		c.Journal.MaxBytesPerStream = c.MaxStreamBytes
+	}
+	if c.NATSListen != "" {
+		c.Journal.Listen = c.NATSListen
+	}
+	c.Journal = c.Journal.WithDefaults()
+	return c
+}
+
+var (
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z0-9-]+$`)
+)
+
+// Validate checks the configuration; messages name the field and the bound.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: must be host:port: %w", c.Listen, err))
+	}
+	if !accountPattern.MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("accountId %q: must be 12 digits", c.AccountID))
+	}
+	if !regionPattern.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("region %q: must be lower-case letters, digits and dashes", c.Region))
+	}
+	if c.MaxStreams < 1 {
+		errs = append(errs, fmt.Errorf("maxStreams %d: must be at least 1", c.MaxStreams))
+	}
+	for b, dir := range c.Buckets {
+		if b == "" || dir == "" {
+			errs = append(errs, fmt.Errorf("buckets: bucket %q and directory %q must both be set", b, dir))
+		}
+	}
+	if err := c.Journal.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("journal: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hydrant-dev/hydrant/internal/api"
+	"github.com/hydrant-dev/hydrant/internal/api/shape"
+	"github.com/hydrant-dev/hydrant/internal/journal"
+)
+
+// maxBatchBytes is PutRecordBatch's limit on the decoded size of all records of one call.
+const maxBatchBytes = 4 << 20
+
+// putRecord serves PutRecord: one record, acknowledged once it is synced in the journal.
+func (s *Server) putRecord(ctx context.Context, body []byte) (any, error) {
+	pb := s.putBatches.Get().(*shape.PutBatch)
+	defer s.putBatches.Put(pb)
+	if err := shape.DecodePutRecord(body, pb); err != nil {
+		return nil, err
+	}
+	pos, encrypted, err := s.append(ctx, pb)
+	if err != nil {
+		return nil, err
+	}
+	return &api.PutRecordOutput{RecordID: pos.RecordID(0), Encrypted: encrypted}, nil
+}
+
+// putRecordBatch serves PutRecordBatch. The whole batch is one journal message, so it is
+// accepted or refused as a unit; a refusal is a whole-request ServiceUnavailableException,
+// which every AWS SDK retries.
+func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
+	pb := s.putBatches.Get().(*shape.PutBatch)
+	defer s.putBatches.Put(pb)
+	if err := shape.DecodePutRecordBatch(body, pb); err != nil {
+		return nil, err
+	}
+	if pb.TotalBytes > maxBatchBytes {
+		return nil, api.Errorf(api.CodeInvalidArgument, "Records size exceeds 4 MB limit")
+	}
+	pos, encrypted, err := s.append(ctx, pb)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.PutRecordBatchOutput{Encrypted: encrypted, RequestResponses: make([]api.PutRecordBatchResponseEntry, len(pb.Records))}
+	for i := range pb.Records {
+		out.RequestResponses[i].RecordID = pos.RecordID(i)
+	}
+	return out, nil
+}
+
+func (s *Server) append(ctx context.Context, pb *shape.PutBatch) (journal.Position, bool, error) {
+	st, err := s.svc.get(pb.DeliveryStreamName)
+	if err != nil {
+		return journal.Position{}, false, err
+	}
+	if err := s.svc.putRefusal(st); err != nil {
+		return journal.Position{}, false, err
+	}
+	pos, err := s.journal.Append(ctx, st.Name, s.now(), pb.Records)
+	switch {
+	case errors.Is(err, journal.ErrFull):
+		s.log.Warn("journal full; put refused", "stream", st.Name, "records", len(pb.Records), "err", err)
+		return pos, false, api.Errorf(api.CodeServiceUnavailable, "Slow down.")
+	case errors.Is(err, journal.ErrNoStream):
+		return pos, false, s.svc.notFound(st.Name)
+	case err != nil:
+		s.log.Error("journal append failed", "stream", st.Name, "err", err)
+		return pos, false, api.Errorf(api.CodeServiceUnavailable, "Slow down.")
+	}
+	return pos, st.Encryption.Status == string(api.EncryptionEnabled), nil
+}

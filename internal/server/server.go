@@ -1,0 +1,235 @@
+// Package server composes Hydrant: the journal, the catalog, the delivery workers and the
+// Firehose API on one HTTP listener, and owns their lifecycle.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hydrant-dev/hydrant/internal/api"
+	"github.com/hydrant-dev/hydrant/internal/api/shape"
+	"github.com/hydrant-dev/hydrant/internal/catalog"
+	"github.com/hydrant-dev/hydrant/internal/delivery"
+	"github.com/hydrant-dev/hydrant/internal/destination/localdir"
+	"github.com/hydrant-dev/hydrant/internal/journal"
+)
+
+// Server is a running Hydrant node.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	ready chan struct{}
+	addr  string
+
+	journal    *journal.Journal
+	cat        *catalog.Catalog
+	deliveries *delivery.Manager
+	objects    *localdir.Dir
+	svc        *service
+	putBatches sync.Pool
+}
+
+// New returns a Server for cfg; Run starts it.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:        cfg,
+		log:        log,
+		now:        time.Now,
+		ready:      make(chan struct{}),
+		putBatches: sync.Pool{New: func() any { return new(shape.PutBatch) }},
+	}, nil
+}
+
+// Ready is closed once the server accepts requests.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the listener's address; valid after Ready.
+func (s *Server) Addr() string { return s.addr }
+
+// ObjectPath returns where the local-directory destination keeps bucket's key.
+func (s *Server) ObjectPath(bucket, key string) (string, error) { return s.objects.Path(bucket, key) }
+
+// Run starts every part, serves until ctx ends, then stops them in order.
+func (s *Server) Run(ctx context.Context) error {
+	j, err := journal.Open(ctx, s.cfg.Journal, s.log.With("part", "journal"))
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	defer j.Close()
+	s.journal = j
+
+	kv, err := j.KV(ctx, "hydrant_catalog")
+	if err != nil {
+		return fmt.Errorf("open catalog store: %w", err)
+	}
+	if s.cat, err = catalog.Open(ctx, catalog.Config{MaxStreams: s.cfg.MaxStreams}, kv); err != nil {
+		return fmt.Errorf("open catalog: %w", err)
+	}
+	if s.objects, err = localdir.New(filepath.Join(s.cfg.DataDir, "s3"), s.cfg.Buckets); err != nil {
+		return err
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	s.deliveries = delivery.NewManager(runCtx, delivery.Deps{
+		Log: j, State: j, Objects: s.objects, Logger: s.log.With("part", "delivery"), Now: s.now,
+	})
+	var tasks sync.WaitGroup
+	s.svc = &service{
+		region: s.cfg.Region, account: s.cfg.AccountID, cat: s.cat, life: s, log: s.log,
+		now: s.now, ctx: runCtx, tasks: &tasks,
+	}
+	if err := s.recover(runCtx); err != nil {
+		return err
+	}
+	if err := s.declareStreams(runCtx); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.addr = ln.Addr().String()
+	hs := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 30 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	s.log.Info("hydrant serving", "addr", s.addr, "data_dir", s.cfg.DataDir, "region", s.cfg.Region)
+	close(s.ready)
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutCtx)
+	stop()
+	tasks.Wait()
+	s.deliveries.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) routes() http.Handler {
+	h := api.NewHandler(api.ValidatorFunc(shape.Validate), s.log)
+	api.Handle(h, "CreateDeliveryStream", s.svc.CreateDeliveryStream)
+	api.Handle(h, "DeleteDeliveryStream", s.svc.DeleteDeliveryStream)
+	api.Handle(h, "DescribeDeliveryStream", s.svc.DescribeDeliveryStream)
+	api.Handle(h, "ListDeliveryStreams", s.svc.ListDeliveryStreams)
+	api.Handle(h, "UpdateDestination", s.svc.UpdateDestination)
+	api.Handle(h, "TagDeliveryStream", s.svc.TagDeliveryStream)
+	api.Handle(h, "UntagDeliveryStream", s.svc.UntagDeliveryStream)
+	api.Handle(h, "ListTagsForDeliveryStream", s.svc.ListTagsForDeliveryStream)
+	api.Handle(h, "StartDeliveryStreamEncryption", s.svc.StartDeliveryStreamEncryption)
+	api.Handle(h, "StopDeliveryStreamEncryption", s.svc.StopDeliveryStreamEncryption)
+	h.HandleBody("PutRecord", s.putRecord)
+	h.HandleBody("PutRecordBatch", s.putRecordBatch)
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /{$}", h)
+	mux.HandleFunc("POST /_hydrant/flush", s.handleFlush)
+	mux.HandleFunc("GET /_hydrant/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	return mux
+}
+
+// handleFlush delivers every buffered record now (of one stream with ?stream=NAME) and
+// answers when the objects are written.
+func (s *Server) handleFlush(w http.ResponseWriter, r *http.Request) {
+	names := s.deliveries.Streams()
+	if one := r.URL.Query().Get("stream"); one != "" {
+		names = []string{one}
+	}
+	type result struct {
+		Stream string `json:"stream"`
+		Error  string `json:"error,omitempty"`
+	}
+	out := struct {
+		Flushed []result `json:"flushed"`
+	}{Flushed: []result{}}
+	status := http.StatusOK
+	for _, name := range names {
+		res := result{Stream: name}
+		if err := s.deliveries.Flush(r.Context(), name); err != nil {
+			res.Error = err.Error()
+			status = http.StatusInternalServerError
+			if errors.Is(err, delivery.ErrNoWorker) {
+				status = http.StatusNotFound
+			}
+		}
+		out.Flushed = append(out.Flushed, res)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// recover resumes every stream found in the catalog after a start: finishes transitions that
+// a stop interrupted and restarts delivery of active streams.
+func (s *Server) recover(ctx context.Context) error {
+	for _, st := range s.cat.List() {
+		switch api.DeliveryStreamStatus(st.Status) {
+		case api.StatusCreating:
+			s.svc.async(func(ctx context.Context) { s.svc.finishCreate(ctx, st) })
+		case api.StatusDeleting:
+			s.svc.async(func(ctx context.Context) { s.svc.finishDelete(ctx, st.Name) })
+		case api.StatusActive:
+			if err := s.activate(ctx, st); err != nil {
+				return fmt.Errorf("resume delivery stream %s: %w", st.Name, err)
+			}
+		}
+		switch api.EncryptionStatus(st.Encryption.Status) {
+		case api.EncryptionEnabling, api.EncryptionDisabling:
+			_, err := s.cat.Update(ctx, st.Name, func(cur *catalog.Stream) error {
+				if cur.Encryption.Status == string(api.EncryptionEnabling) {
+					cur.Encryption.Status = string(api.EncryptionEnabled)
+				} else if cur.Encryption.Status == string(api.EncryptionDisabling) {
+					cur.Encryption.Status = string(api.EncryptionDisabled)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("finish encryption change of %s: %w", st.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// declareStreams creates the streams of the config file that do not exist yet.
+func (s *Server) declareStreams(ctx context.Context) error {
+	for i, raw := range s.cfg.Streams {
+		if err := shape.Validate("CreateDeliveryStream", raw); err != nil {
+			return fmt.Errorf("config streams[%d]: %w", i, err)
+		}
+		var in api.CreateDeliveryStreamInput
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return fmt.Errorf("config streams[%d]: %w", i, err)
+		}
+		if _, err := s.cat.Get(in.DeliveryStreamName); err == nil {
+			continue
+		}
+		if _, err := s.svc.CreateDeliveryStream(ctx, &in); err != nil {
+			return fmt.Errorf("config streams[%d] (%s): %w", i, in.DeliveryStreamName, err)
+		}
+	}
+	return nil
+}
