@@ -229,16 +229,16 @@ type CreateDeliveryStreamInput struct {
 	DeliveryStreamEncryptionConfigurationInput *DeliveryStreamEncryptionConfigurationInput `json:"DeliveryStreamEncryptionConfigurationInput,omitempty"`
 	Tags                                       []Tag                                       `json:"Tags,omitempty"`
 
-	S3DestinationConfiguration                          *S3DestinationConfiguration         `json:"S3DestinationConfiguration,omitempty"`
-	ExtendedS3DestinationConfiguration                  *ExtendedS3DestinationConfiguration `json:"ExtendedS3DestinationConfiguration,omitempty"`
-	RedshiftDestinationConfiguration                    json.RawMessage                     `json:"RedshiftDestinationConfiguration,omitempty"`
-	ElasticsearchDestinationConfiguration               json.RawMessage                     `json:"ElasticsearchDestinationConfiguration,omitempty"`
-	AmazonopensearchserviceDestinationConfiguration     json.RawMessage                     `json:"AmazonopensearchserviceDestinationConfiguration,omitempty"`
-	SplunkDestinationConfiguration                      json.RawMessage                     `json:"SplunkDestinationConfiguration,omitempty"`
-	HttpEndpointDestinationConfiguration                json.RawMessage                     `json:"HttpEndpointDestinationConfiguration,omitempty"`
-	AmazonOpenSearchServerlessDestinationConfiguration  json.RawMessage                     `json:"AmazonOpenSearchServerlessDestinationConfiguration,omitempty"`
-	SnowflakeDestinationConfiguration                   json.RawMessage                     `json:"SnowflakeDestinationConfiguration,omitempty"`
-	IcebergDestinationConfiguration                     json.RawMessage                     `json:"IcebergDestinationConfiguration,omitempty"`
+	S3DestinationConfiguration                         *S3DestinationConfiguration         `json:"S3DestinationConfiguration,omitempty"`
+	ExtendedS3DestinationConfiguration                 *ExtendedS3DestinationConfiguration `json:"ExtendedS3DestinationConfiguration,omitempty"`
+	RedshiftDestinationConfiguration                   json.RawMessage                     `json:"RedshiftDestinationConfiguration,omitempty"`
+	ElasticsearchDestinationConfiguration              json.RawMessage                     `json:"ElasticsearchDestinationConfiguration,omitempty"`
+	AmazonopensearchserviceDestinationConfiguration    json.RawMessage                     `json:"AmazonopensearchserviceDestinationConfiguration,omitempty"`
+	SplunkDestinationConfiguration                     json.RawMessage                     `json:"SplunkDestinationConfiguration,omitempty"`
+	HttpEndpointDestinationConfiguration               json.RawMessage                     `json:"HttpEndpointDestinationConfiguration,omitempty"`
+	AmazonOpenSearchServerlessDestinationConfiguration json.RawMessage                     `json:"AmazonOpenSearchServerlessDestinationConfiguration,omitempty"`
+	SnowflakeDestinationConfiguration                  json.RawMessage                     `json:"SnowflakeDestinationConfiguration,omitempty"`
+	IcebergDestinationConfiguration                    json.RawMessage                     `json:"IcebergDestinationConfiguration,omitempty"`
 }
 
 // CreateDeliveryStreamOutput is the CreateDeliveryStream response.
@@ -290,7 +290,7 @@ func (d DestinationDescription) MarshalJSON() ([]byte, error) {
 
 // SourceDescription describes where a stream's records come from.
 type SourceDescription struct {
-	DirectPutSourceDescription     *DirectPutSourceConfiguration  `json:"DirectPutSourceDescription,omitempty"`
+	DirectPutSourceDescription     *DirectPutSourceConfiguration   `json:"DirectPutSourceDescription,omitempty"`
 	KinesisStreamSourceDescription *KinesisStreamSourceDescription `json:"KinesisStreamSourceDescription,omitempty"`
 	MSKSourceDescription           json.RawMessage                 `json:"MSKSourceDescription,omitempty"`
 	DatabaseSourceDescription      json.RawMessage                 `json:"DatabaseSourceDescription,omitempty"`

@@ -74,7 +74,7 @@ type worker struct {
 	drain   chan struct{} // closed to ask for a final flush and exit
 
 	st      journal.State // the stored state; st.Cursor: every message below it is settled
-	lastSeq uint64 // the last message read into the buffer
+	lastSeq uint64        // the last message read into the buffer
 	buf     buffer
 	pending []flushReq
 	enc     bytes.Buffer

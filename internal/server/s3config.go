@@ -165,7 +165,7 @@ func describeS3(raw json.RawMessage) (*api.ExtendedS3DestinationDescription, *ap
 		ProcessingConfiguration: c.ProcessingConfiguration, S3BackupMode: c.S3BackupMode,
 		S3BackupDescription: c.S3BackupConfiguration, DataFormatConversionConfiguration: dfc,
 		DynamicPartitioningConfiguration: c.DynamicPartitioningConfiguration,
-		FileExtension: c.FileExtension, CustomTimeZone: c.CustomTimeZone,
+		FileExtension:                    c.FileExtension, CustomTimeZone: c.CustomTimeZone,
 	}
 	legacy := &api.S3DestinationConfiguration{
 		RoleARN: c.RoleARN, BucketARN: c.BucketARN, Prefix: c.Prefix, ErrorOutputPrefix: c.ErrorOutputPrefix,
