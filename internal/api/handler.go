@@ -3,15 +3,16 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 
-	"github.com/google/uuid"
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
 )
 
@@ -80,7 +81,7 @@ func (h *Handler) HandleBody(operation string, fn func(ctx context.Context, body
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := uuid.NewString()
+	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, TargetPrefix)
@@ -153,4 +154,13 @@ func writeError(w http.ResponseWriter, e *Error) {
 	w.Header().Set("Content-Type", ContentType)
 	w.WriteHeader(e.Code.Status())
 	_, _ = w.Write(b)
+}
+
+// newRequestID returns a random (version 4) UUID string.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

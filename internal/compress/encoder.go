@@ -95,7 +95,7 @@ func NewEncoder(f Format, cfg Config) (*Encoder, error) {
 	case Snappy:
 		e.blockSize = xerialBlockSize
 		e.block = make([]byte, 0, xerialBlockSize)
-		e.out = make([]byte, 4+s2.MaxEncodedLen(xerialBlockSize))
+		e.out = make([]byte, len(xerialHeader)+4+s2.MaxEncodedLen(xerialBlockSize))
 	case HadoopSnappy:
 		e.blockSize = hadoopBlockSize
 		e.block = make([]byte, 0, hadoopBlockSize)
@@ -262,36 +262,38 @@ func (e *Encoder) closeSnappy() error {
 		return nil
 	}
 	e.started = true
-	if e.format == Snappy {
-		_, err := io.WriteString(e.w, xerialHeader)
-		return err
+	n := copy(e.out, xerialHeader)
+	if e.format == HadoopSnappy {
+		n = 4
+		clear(e.out[:n])
 	}
-	_, err := e.w.Write([]byte{0, 0, 0, 0})
+	_, err := e.w.Write(e.out[:n])
 	return err
 }
 
 // writeBlock compresses src into one snappy block and writes it with its
 // framing, preceded by the xerial header if it is the object's first block.
+// e.out holds, for Snappy, room for the header, the block's compressed length
+// and the block; for HADOOP_SNAPPY, the block's uncompressed length, its one
+// chunk's compressed length and the chunk.
 func (e *Encoder) writeBlock(src []byte) error {
-	if e.format == Snappy && !e.started {
-		if _, err := io.WriteString(e.w, xerialHeader); err != nil {
-			return err
-		}
-	}
-	e.started = true
-	prefix := 4
-	if e.format == HadoopSnappy {
-		prefix = 8
+	start, prefix := 0, 8
+	if e.format == Snappy {
+		prefix = len(xerialHeader) + 4
 	}
 	enc := s2.EncodeSnappy(e.out[prefix:], src)
-	if e.format == HadoopSnappy {
-		// One chunk per block: the block's uncompressed length, then the chunk's
-		// compressed length.
+	if e.format == Snappy {
+		binary.BigEndian.PutUint32(e.out[len(xerialHeader):], uint32(len(enc)))
+		if e.started {
+			start = len(xerialHeader)
+		} else {
+			copy(e.out, xerialHeader)
+		}
+	} else {
 		binary.BigEndian.PutUint32(e.out[0:], uint32(len(src)))
 		binary.BigEndian.PutUint32(e.out[4:], uint32(len(enc)))
-	} else {
-		binary.BigEndian.PutUint32(e.out[0:], uint32(len(enc)))
 	}
-	_, err := e.w.Write(e.out[:prefix+len(enc)])
+	e.started = true
+	_, err := e.w.Write(e.out[start : prefix+len(enc)])
 	return err
 }

@@ -76,10 +76,8 @@ func checkExtendedS3(c *api.ExtendedS3DestinationConfiguration) error {
 		if err := checkHints(c.S3BackupConfiguration.BufferingHints); err != nil {
 			return err
 		}
-		if err := prefix.ValidateS3(prefix.Prefixes{
-			Prefix:            deref(c.S3BackupConfiguration.Prefix),
-			ErrorOutputPrefix: deref(c.S3BackupConfiguration.ErrorOutputPrefix),
-		}); err != nil {
+		// The backup's ErrorOutputPrefix is ignored by Firehose; its Prefix must parse.
+		if _, err := prefix.Parse(deref(c.S3BackupConfiguration.Prefix)); err != nil {
 			return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
 		}
 	}
