@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -32,7 +31,7 @@ func TestFrameRoundTrip(t *testing.T) {
 			if !gotArrival.Equal(arrival) {
 				t.Errorf("arrival = %v, want %v", gotArrival, arrival)
 			}
-			if diff := cmp.Diff(tt.records, got, cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tt.records, got, cmp.Comparer(recordsEqual)); diff != "" {
 				t.Errorf("records (-want +got):\n%s", diff)
 			}
 		})

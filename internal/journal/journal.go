@@ -43,7 +43,7 @@ var (
 // Defaults applied by Open to zero Config fields.
 const (
 	DefaultRetention         = 24 * time.Hour
-	DefaultMaxBytesPerStream = 10 << 30
+	DefaultMaxBytesPerStream = -1
 	DefaultMaxMessageBytes   = 8 << 20
 	DefaultReadAheadBytes    = 32 << 20
 	DefaultPublishTimeout    = 30 * time.Second
@@ -61,13 +61,17 @@ type Config struct {
 	Listen string `json:"listen,omitempty"`
 	// Retention is how long a message is kept, settled or not (stream MaxAge).
 	Retention time.Duration `json:"retention,omitempty"`
-	// MaxBytesPerStream bounds each stream; a full stream refuses new puts. -1 means unlimited.
+	// MaxBytesPerStream bounds each stream; a full stream refuses new puts. -1 (the default)
+	// means bounded only by the store. A bound is reserved from the store when the stream is
+	// created, so the sum over all streams cannot exceed MaxStoreBytes (75% of the free disk
+	// by default); CreateStream fails with ErrFull beyond that.
 	MaxBytesPerStream int64 `json:"maxBytesPerStream,omitempty"`
 	// MaxMessageBytes is the largest message (one framed put) the server accepts.
 	MaxMessageBytes int `json:"maxMessageBytes,omitempty"`
 	// ReadAheadBytes bounds how many bytes a Reader pulls ahead of Next.
 	ReadAheadBytes int `json:"readAheadBytes,omitempty"`
-	// MaxStoreBytes bounds the whole JetStream file store; -1 or 0 means the disk.
+	// MaxStoreBytes bounds the whole JetStream file store; -1 or 0 means 75% of the disk space
+	// free when the server starts.
 	MaxStoreBytes int64 `json:"maxStoreBytes,omitempty"`
 	// KeepDelivered makes Trim a no-op, so settled messages stay until retention removes them.
 	KeepDelivered bool `json:"keepDelivered,omitempty"`

@@ -104,6 +104,10 @@ func (j *Journal) CreateStream(ctx context.Context, name string) error {
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return j.CreateStream(ctx, name) // created concurrently
 		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == 10047 { // storage resources exceeded
+			err = fmt.Errorf("%w: %w", ErrFull, err)
+		}
 		return fmt.Errorf("create stream %q: %w", name, err)
 	}
 	j.remember(name, nonce)

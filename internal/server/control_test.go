@@ -106,7 +106,7 @@ func TestProtocolErrors(t *testing.T) {
 	ts := startServer(t, "")
 	for _, tc := range []struct {
 		name, op, body, code string
-		status             int
+		status               int
 	}{
 		{"unknown target", "Nope", `{}`, "UnknownOperationException", 400},
 		{"no target", "", `{}`, "UnknownOperationException", 400},

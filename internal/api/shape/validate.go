@@ -610,4 +610,3 @@ func javaDouble(d float64) string {
 	e, _ := strconv.Atoi(exp)
 	return mant + "E" + strconv.Itoa(e)
 }
-

@@ -1,0 +1,38 @@
+# Hydrant's everyday commands. `make run` and `make test` are the two commands of README.md.
+
+GO ?= go
+
+.PHONY: run build test bench lint generate fuzz
+
+## run: build and start `hydrant serve` on 127.0.0.1:4573 with data in ./hydrant-data
+run: build
+	./bin/hydrant serve
+
+## build: compile bin/hydrant
+build:
+	$(GO) build -o bin/hydrant ./cmd/hydrant
+
+## test: set up what the tests need and run every test
+test:
+	./scripts/test.sh
+
+## bench: run the benchmarks in bench/ and record their results
+bench:
+	./bench/run.sh
+
+## lint: vet, formatting and generated files
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+
+## generate: regenerate committed generated files
+generate:
+	$(GO) generate ./...
+
+## fuzz: run each fuzz target for 60 s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 60s $$pkg || exit 1; \
+	  done; \
+	done

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up what the tests need on a fresh machine, then runs every test of every module.
+# Under this script (and in CI) tests whose external tool is missing fail instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export HYDRANT_REQUIRE_TOOLS=1
+GOTESTSUM_VERSION=v1.13.0
+
+# Debian packages used by the tests as independent decoders and clients.
+apt_packages=(gzip unzip python3-snappy)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The AWS CLI and boto3 drive the end-to-end tests (preinstalled on the project's machines).
+for tool in aws python3; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool is required by the end-to-end tests" >&2; exit 1; }
+done
+
+gobin="$(go env GOPATH)/bin"
+if ! "$gobin/gotestsum" --version 2>/dev/null | grep -q "${GOTESTSUM_VERSION#v}"; then
+  echo "setup: installing gotestsum $GOTESTSUM_VERSION"
+  go install "gotest.tools/gotestsum@${GOTESTSUM_VERSION}"
+fi
+
+go build ./...
+exec "$gobin/gotestsum" --format pkgname-and-test-fails -- -count=1 -timeout 20m ./... "$@"
