@@ -65,8 +65,10 @@ func (e *ValidationError) Error() string {
 // SerializationError reports a body that is not JSON, or a member whose JSON type does not match
 // the model; it is sent to clients as a SerializationException.
 type SerializationError struct {
-	Path string // empty for the body as a whole
-	Msg  string
+	// Path locates the member, in the same form as Violation.Path; empty for the body as a whole.
+	Path string
+	// Msg says what was expected and what was found.
+	Msg string
 }
 
 // Error names the path and what was expected there.
