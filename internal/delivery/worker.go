@@ -106,6 +106,7 @@ func (w *worker) run(ctx context.Context) error {
 	w.st = st
 	w.st.Cursor = max(st.Cursor, 1)
 	w.buf.reset()
+	w.lastSeq = w.st.Cursor - 1
 	if in := st.Intent; in != nil && in.ToSeq >= w.st.Cursor {
 		if err := w.redo(ctx, in); err != nil {
 			return err
@@ -126,6 +127,13 @@ func (w *worker) run(ctx context.Context) error {
 		defer close(batches)
 		for {
 			b, err := rd.Next(rctx)
+			if errors.Is(err, journal.ErrCorrupt) {
+				// Settle it with the batch it lands in, so delivery goes on; it is counted in
+				// the log. The error output for such records comes with record processing.
+				w.logger.Error("journal message does not decode; skipped", "stream", w.spec.Stream, "seq", b.Seq, "err", err)
+				b.Records = nil
+				err = nil
+			}
 			if err != nil {
 				if rctx.Err() == nil {
 					readErr <- err
@@ -188,6 +196,11 @@ func (w *worker) run(ctx context.Context) error {
 }
 
 func (w *worker) add(b journal.Batch) {
+	if b.Seq > w.lastSeq+1 {
+		// Retention removed messages that were never delivered, as Firehose drops data it
+		// could not deliver within 24 hours.
+		w.logger.Error("undelivered records expired from the journal", "stream", w.spec.Stream, "messages", b.Seq-w.lastSeq-1, "from_seq", w.lastSeq+1)
+	}
 	if w.buf.empty() {
 		w.buf.from = b.Seq
 		w.buf.oldest = b.Arrival

@@ -35,12 +35,12 @@ func (p Position) RecordID(index int) string { return RecordID(p.Nonce, p.Seq, i
 
 // Stats describes the content of one journal stream.
 type Stats struct {
-	Messages  uint64
-	Bytes     uint64
-	FirstSeq  uint64
-	LastSeq   uint64
-	FirstTime time.Time
-	LastTime  time.Time
+	Messages  uint64    // messages stored
+	Bytes     uint64    // bytes stored, framing and message overhead included
+	FirstSeq  uint64    // sequence of the oldest message (LastSeq+1 when empty)
+	LastSeq   uint64    // sequence of the newest message ever stored
+	FirstTime time.Time // store time of the oldest message
+	LastTime  time.Time // store time of the newest message
 }
 
 func (j *Journal) streamConfig(name string, nonce uint64) jetstream.StreamConfig {
