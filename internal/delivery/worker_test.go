@@ -1,0 +1,175 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hydrant-dev/hydrant/internal/compress"
+	"github.com/hydrant-dev/hydrant/internal/destination"
+	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/prefix"
+)
+
+// objects records what a worker stores, failing the first failures calls.
+type objects struct {
+	mu       sync.Mutex
+	got      map[string]string
+	failures int
+	calls    int
+}
+
+func (o *objects) PutObject(_ context.Context, obj destination.Object) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls++
+	if o.failures > 0 {
+		o.failures--
+		return errors.New("destination down")
+	}
+	o.got[obj.Key] = string(obj.Body)
+	return nil
+}
+
+func (o *objects) snapshot() map[string]string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return maps.Clone(o.got)
+}
+
+func openJournal(t *testing.T) *journal.Journal {
+	t.Helper()
+	j, err := journal.Open(context.Background(), journal.Config{Dir: t.TempDir()}.WithDefaults(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	if err := j.CreateStream(context.Background(), "s"); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func testSpec(t *testing.T) Spec {
+	expr, err := prefix.DataPrefix("p/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Spec{Stream: "s", Version: 1, Bucket: "b", Prefix: expr, Location: time.UTC,
+		Compression: compress.Uncompressed, SizeBytes: 1 << 20, Interval: time.Hour}
+}
+
+func appendAll(t *testing.T, j *journal.Journal, recs ...string) {
+	t.Helper()
+	for _, r := range recs {
+		if _, err := j.Append(context.Background(), "s", time.Now(), [][]byte{[]byte(r)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRedoOfInterruptedFlushRewritesTheSameKey(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := openJournal(t)
+	appendAll(t, j, "a", "b", "c")
+	// A crash after the intent for messages 1-2 was saved, before the cursor moved.
+	st, err := j.LoadState(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Intent = &journal.Intent{FromSeq: 1, ToSeq: 2, Key: "p/2026/11/21/22/s-1-2026-11-21-22-40-07-fixed"}
+	if _, err := j.SaveState(ctx, "s", st); err != nil {
+		t.Fatal(err)
+	}
+	// The interrupted write may have left anything under the key; the redo replaces it.
+	out := &objects{got: map[string]string{"p/2026/11/21/22/s-1-2026-11-21-22-40-07-fixed": "torn"}}
+	m := NewManager(ctx, Deps{Log: j, State: j, Objects: out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	m.Apply(testSpec(t))
+	if err := m.Flush(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	got := out.snapshot()
+	if len(got) != 2 || got["p/2026/11/21/22/s-1-2026-11-21-22-40-07-fixed"] != "ab" {
+		t.Fatalf("objects %v: want the interrupted object rewritten as \"ab\" and one more with \"c\"", got)
+	}
+	for k, v := range got {
+		if k != "p/2026/11/21/22/s-1-2026-11-21-22-40-07-fixed" && v != "c" {
+			t.Errorf("object %s = %q, want \"c\"", k, v)
+		}
+	}
+	st, err = j.LoadState(ctx, "s")
+	if err != nil || st.Cursor != 4 || st.Intent != nil {
+		t.Errorf("state %+v %v, want cursor 4 and no intent", st, err)
+	}
+}
+
+func TestFailingDestinationSettlesNothingUntilItRecovers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := openJournal(t)
+	appendAll(t, j, "x", "y")
+	out := &objects{got: map[string]string{}, failures: 3}
+	m := NewManager(ctx, Deps{Log: j, State: j, Objects: out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backoff: Backoff{Initial: 20 * time.Millisecond, Max: 40 * time.Millisecond}})
+	m.Apply(testSpec(t))
+	done := make(chan error, 1)
+	go func() { done <- m.Flush(ctx, "s") }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out.mu.Lock()
+		calls := out.calls
+		out.mu.Unlock()
+		if calls >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("worker never tried to write")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st, _ := j.LoadState(ctx, "s"); st.Cursor != 1 || st.Intent == nil {
+		t.Errorf("while failing: state %+v, want cursor 1 with the intent saved", st)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, v := range out.snapshot() {
+		bodies = append(bodies, v)
+	}
+	if diff := cmp.Diff([]string{"xy"}, bodies); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	if out.calls != 4 {
+		t.Errorf("%d PutObject calls, want 3 failures and 1 success", out.calls)
+	}
+	if st, _ := j.LoadState(ctx, "s"); st.Cursor != 3 || st.Intent != nil {
+		t.Errorf("after recovery: state %+v, want cursor 3", st)
+	}
+}
+
+func TestZeroBufferingDeliversWhenCaughtUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := openJournal(t)
+	out := &objects{got: map[string]string{}}
+	m := NewManager(ctx, Deps{Log: j, State: j, Objects: out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	spec := testSpec(t)
+	spec.Interval = 0
+	m.Apply(spec)
+	appendAll(t, j, "now")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(out.snapshot()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("zero buffering did not deliver without a flush")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
