@@ -232,3 +232,46 @@ func TestFlushOneStreamAndUnknownStream(t *testing.T) {
 		}
 	}
 }
+
+func TestFullJournalRefusesPutsAndKeepsAcknowledgedRecords(t *testing.T) {
+	ts := startServer(t, "", func(c *Config) { c.MaxStreamBytes = 9 << 20 })
+	ctx := context.Background()
+	cfg := s3Config("full")
+	cfg.BufferingHints = &types.BufferingHints{SizeInMBs: aws.Int32(128), IntervalInSeconds: aws.Int32(900)}
+	ts.createStream(t, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("full"), ExtendedS3DestinationConfiguration: cfg})
+	noRetry := func(o *firehose.Options) { o.RetryMaxAttempts = 1 }
+	var acked []byte
+	var refusal error
+	for i := 0; i < 5 && refusal == nil; i++ {
+		rec := bytes.Repeat([]byte{byte('a' + i)}, 1_000_000)
+		in := &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("full")}
+		for j := 0; j < 4; j++ {
+			in.Records = append(in.Records, types.Record{Data: rec})
+		}
+		if _, err := ts.client.PutRecordBatch(ctx, in, noRetry); err != nil {
+			refusal = err
+			break
+		}
+		for j := 0; j < 4; j++ {
+			acked = append(acked, rec...)
+		}
+	}
+	if refusal == nil {
+		t.Fatal("20 MB into a 9 MiB journal were all accepted")
+	}
+	if code, msg := apiError(t, refusal); code != "ServiceUnavailableException" || msg != "Slow down." {
+		t.Errorf("refusal %s: %s, want ServiceUnavailableException: Slow down.", code, msg)
+	}
+	ts.flush(t)
+	var got []byte
+	for _, k := range sortedKeys(ts.objects(t, "full")) {
+		got = append(got, ts.objects(t, "full")[k]...)
+	}
+	if !bytes.Equal(got, acked) {
+		t.Errorf("delivered %d bytes, want exactly the %d acknowledged", len(got), len(acked))
+	}
+	// Once delivery settled and trimmed the journal, puts are accepted again.
+	if _, err := ts.client.PutRecord(ctx, &firehose.PutRecordInput{DeliveryStreamName: aws.String("full"), Record: &types.Record{Data: []byte("again")}}, noRetry); err != nil {
+		t.Errorf("put after delivery freed the journal: %v", err)
+	}
+}
