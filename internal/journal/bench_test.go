@@ -20,6 +20,8 @@ func BenchmarkAppend(b *testing.B) {
 		{1, 1 << 20, 4},
 		{1, 1 << 20, 1},
 		{1, 1 << 10, 4},
+		{1, 1 << 10, 1},
+		{1, 1 << 10, 16},
 	}
 	for _, c := range cases {
 		b.Run(fmt.Sprintf("%dx%dB/appenders=%d", c.records, c.size, c.appenders), func(b *testing.B) {

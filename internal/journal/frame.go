@@ -47,7 +47,8 @@ func appendFrame(dst []byte, arrival time.Time, records [][]byte) []byte {
 }
 
 // decodeFrame decodes a frame. The records are sub-slices of b. It returns an error, never
-// panics, on malformed input.
+// panics, on malformed input, including varints longer than needed, so that each frame has
+// exactly one encoding.
 func decodeFrame(b []byte) (arrival time.Time, records [][]byte, err error) {
 	if len(b) < frameHeaderLen {
 		return time.Time{}, nil, fmt.Errorf("short frame header: %d bytes", len(b))
@@ -58,7 +59,7 @@ func decodeFrame(b []byte) (arrival time.Time, records [][]byte, err error) {
 	arrival = time.UnixMilli(int64(binary.BigEndian.Uint64(b[1:9])))
 	rest := b[frameHeaderLen:]
 	count, n := binary.Uvarint(rest)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(count) {
 		return time.Time{}, nil, fmt.Errorf("bad record count")
 	}
 	rest = rest[n:]
@@ -68,7 +69,7 @@ func decodeFrame(b []byte) (arrival time.Time, records [][]byte, err error) {
 	records = make([][]byte, count)
 	for i := range records {
 		l, n := binary.Uvarint(rest)
-		if n <= 0 {
+		if n <= 0 || n != uvarintLen(l) {
 			return time.Time{}, nil, fmt.Errorf("bad length of record %d", i)
 		}
 		rest = rest[n:]

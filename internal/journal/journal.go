@@ -47,6 +47,7 @@ const (
 	DefaultMaxMessageBytes   = 8 << 20
 	DefaultReadAheadBytes    = 32 << 20
 	DefaultPublishTimeout    = 30 * time.Second
+	DefaultIngestQueueBytes  = 128 << 20
 )
 
 // stateBucket is the KV bucket holding delivery cursors and flush intents.
@@ -73,6 +74,9 @@ type Config struct {
 	// MaxStoreBytes bounds the whole JetStream file store; -1 or 0 means 75% of the disk space
 	// free when the server starts.
 	MaxStoreBytes int64 `json:"maxStoreBytes,omitempty"`
+	// IngestQueueBytes bounds the bytes of publishes queued for one stream and not yet stored;
+	// beyond it the server refuses publishes (429, ErrFull).
+	IngestQueueBytes int64 `json:"ingestQueueBytes,omitempty"`
 	// KeepDelivered makes Trim a no-op, so settled messages stay until retention removes them.
 	KeepDelivered bool `json:"keepDelivered,omitempty"`
 	// PublishTimeout bounds a publish or API call whose context has no deadline.
@@ -99,6 +103,9 @@ func (c Config) WithDefaults() Config {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
+	if c.IngestQueueBytes == 0 {
+		c.IngestQueueBytes = DefaultIngestQueueBytes
+	}
 	return c
 }
 
@@ -117,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("journal: readAheadBytes must be at least maxMessageBytes (%d), got %d", c.MaxMessageBytes, c.ReadAheadBytes)
 	case c.MaxStoreBytes != -1 && c.MaxStoreBytes <= 0:
 		return fmt.Errorf("journal: maxStoreBytes must be -1 or positive, got %d", c.MaxStoreBytes)
+	case c.IngestQueueBytes < int64(c.MaxMessageBytes):
+		return fmt.Errorf("journal: ingestQueueBytes must be at least maxMessageBytes (%d), got %d", c.MaxMessageBytes, c.IngestQueueBytes)
 	case c.PublishTimeout <= 0:
 		return fmt.Errorf("journal: publishTimeout must be positive, got %s", c.PublishTimeout)
 	}
@@ -181,6 +190,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		MaxPayload:        int32(cfg.MaxMessageBytes),
 		DontListen:        cfg.Listen == "",
 		NoSigs:            true,
+
+		StreamMaxBufferedSize: cfg.IngestQueueBytes,
 	}
 	if cfg.Listen != "" {
 		opts.Host, opts.Port, _ = splitListen(cfg.Listen)

@@ -614,3 +614,52 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// TestOverloadIsFullNeverLoss floods one stream with concurrent puts over a small ingest
+// queue: every put either is acknowledged and readable, or fails with ErrFull.
+func TestOverloadIsFullNeverLoss(t *testing.T) {
+	j := openTest(t, Config{IngestQueueBytes: 8 << 20})
+	createTest(t, j, "flood")
+	const appenders, puts = 32, 4
+	var mu sync.Mutex
+	acked := map[uint64]int{}
+	full := 0
+	var wg sync.WaitGroup
+	for a := range appenders {
+		wg.Go(func() {
+			for p := range puts {
+				i := a*puts + p
+				pos, err := j.Append(context.Background(), "flood", time.UnixMilli(int64(i)), records(2, 1<<20, byte(i)))
+				mu.Lock()
+				switch {
+				case err == nil:
+					acked[pos.Seq] = i
+				case errors.Is(err, ErrFull):
+					full++
+				default:
+					t.Errorf("put %d: %v, want nil or ErrFull", i, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d acknowledged, %d refused with ErrFull", len(acked), full)
+	if len(acked) == 0 {
+		t.Fatal("nothing acknowledged")
+	}
+	got := readAll(t, j, "flood", 1)
+	if len(got) != len(acked) {
+		t.Errorf("stream holds %d messages, %d were acknowledged", len(got), len(acked))
+	}
+	for _, b := range got {
+		i, ok := acked[b.Seq]
+		if !ok {
+			t.Errorf("seq %d stored but not acknowledged", b.Seq)
+			continue
+		}
+		if !recordsEqual(b.Records, records(2, 1<<20, byte(i))) {
+			t.Errorf("seq %d: records differ from put %d", b.Seq, i)
+		}
+	}
+}

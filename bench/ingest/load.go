@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
+)
+
+// newClient returns the aws-sdk-go-v2 Firehose client both targets are measured with:
+// static credentials, no retries (a refused call is counted, not hidden), pooled connections.
+func newClient(url string, conns int) *firehose.Client {
+	return firehose.New(firehose.Options{
+		BaseEndpoint: aws.String(url),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		Retryer:      aws.NopRetryer{},
+		HTTPClient: &http.Client{
+			Timeout:   2 * time.Minute,
+			Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns},
+		},
+	})
+}
+
+// createStream creates an ExtendedS3 DirectPut stream and waits until it is ACTIVE.
+func createStream(ctx context.Context, c *firehose.Client, name, bucket string, sizeMB, intervalS int32) error {
+	_, err := c.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{
+		DeliveryStreamName: aws.String(name),
+		ExtendedS3DestinationConfiguration: &types.ExtendedS3DestinationConfiguration{
+			RoleARN:   aws.String("arn:aws:iam::000000000000:role/bench"),
+			BucketARN: aws.String("arn:aws:s3:::" + bucket),
+			BufferingHints: &types.BufferingHints{
+				SizeInMBs: aws.Int32(sizeMB), IntervalInSeconds: aws.Int32(intervalS),
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create delivery stream %s: %w", name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		out, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(name)})
+		if err != nil {
+			return fmt.Errorf("describe delivery stream %s: %w", name, err)
+		}
+		if out.DeliveryStreamDescription.DeliveryStreamStatus == types.DeliveryStreamStatusActive {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stream %s not ACTIVE: %w", name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// loadSpec is one measured load.
+type loadSpec struct {
+	URL         string
+	Stream      string
+	Concurrency int
+	Records     int // per PutRecordBatch call
+	RecordBytes int
+	Duration    time.Duration
+}
+
+// loadResult is what a load measured. Only calls answered 200 with FailedPutCount 0 count as
+// acknowledged; their records are durable on the server by its contract.
+type loadResult struct {
+	Elapsed       time.Duration
+	OKCalls       int
+	FailedCalls   int // whole-call errors (503 Slow down, transport errors)
+	PartialCalls  int // 200 with FailedPutCount > 0
+	AckedRecords  int
+	AckedBytes    int64
+	Latencies     []time.Duration // of OK calls, sorted
+	FirstErr      error
+	LoadEnded     time.Time
+	ErrorsByClass map[string]int
+}
+
+func (r loadResult) recordsPerSec() float64 { return float64(r.AckedRecords) / r.Elapsed.Seconds() }
+func (r loadResult) mbPerSec() float64     { return float64(r.AckedBytes) / 1e6 / r.Elapsed.Seconds() }
+
+func (r loadResult) percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(r.Latencies))+0.5) - 1
+	return r.Latencies[min(max(i, 0), len(r.Latencies)-1)]
+}
+
+// runLoad sends PutRecordBatch calls from Concurrency clients until Duration has passed.
+// Every call that starts before the deadline is allowed to finish and is counted.
+func runLoad(ctx context.Context, s loadSpec) loadResult {
+	type workerOut struct {
+		ok, failed, partial, records int
+		bytes                        int64
+		lat                          []time.Duration
+		firstErr                     error
+		classes                      map[string]int
+	}
+	outs := make([]workerOut, s.Concurrency)
+	start := time.Now()
+	deadline := start.Add(s.Duration)
+	var wg sync.WaitGroup
+	for g := range s.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := &outs[g]
+			o.classes = map[string]int{}
+			c := newClient(s.URL, 2)
+			recs := make([]types.Record, s.Records)
+			for i := range recs {
+				recs[i].Data = recordData(g, i, s.RecordBytes)
+			}
+			batchBytes := int64(s.Records * s.RecordBytes)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				t0 := time.Now()
+				out, err := c.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{
+					DeliveryStreamName: aws.String(s.Stream), Records: recs,
+				})
+				d := time.Since(t0)
+				switch {
+				case err != nil:
+					o.failed++
+					o.classes[errClass(err)]++
+					if o.firstErr == nil {
+						o.firstErr = err
+					}
+				case aws.ToInt32(out.FailedPutCount) > 0:
+					o.partial++
+					for _, e := range out.RequestResponses {
+						if e.ErrorCode == nil {
+							o.records++
+							o.bytes += int64(s.RecordBytes)
+						}
+					}
+				default:
+					o.ok++
+					o.records += s.Records
+					o.bytes += batchBytes
+					o.lat = append(o.lat, d)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var r loadResult
+	r.LoadEnded = time.Now()
+	r.Elapsed = r.LoadEnded.Sub(start)
+	r.ErrorsByClass = map[string]int{}
+	for _, o := range outs {
+		r.OKCalls += o.ok
+		r.FailedCalls += o.failed
+		r.PartialCalls += o.partial
+		r.AckedRecords += o.records
+		r.AckedBytes += o.bytes
+		r.Latencies = append(r.Latencies, o.lat...)
+		if r.FirstErr == nil {
+			r.FirstErr = o.firstErr
+		}
+		for k, v := range o.classes {
+			r.ErrorsByClass[k] += v
+		}
+	}
+	slices.Sort(r.Latencies)
+	return r
+}
+
+// recordData is one record: a tag and filler, RecordBytes long, ending in a newline.
+func recordData(g, i, size int) []byte {
+	b := make([]byte, size)
+	for j := range b {
+		b[j] = 'a' + byte((j+i)%26)
+	}
+	copy(b, fmt.Sprintf("g%d-r%d ", g, i))
+	if size > 0 {
+		b[size-1] = '\n'
+	}
+	return b
+}
+
+func errClass(err error) string {
+	var se interface{ ErrorCode() string }
+	if errors.As(err, &se) {
+		return se.ErrorCode()
+	}
+	return "transport"
+}

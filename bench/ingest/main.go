@@ -1,0 +1,290 @@
+// Command ingest measures PutRecordBatch ingestion with durable acknowledgement on Hydrant
+// (the built binary on a fresh data dir, delivery running concurrently) and on moto's
+// Firehose, with the same aws-sdk-go-v2 client code and concurrency, and appends the numbers
+// to bench/RESULTS.md.
+//
+//	go run ./bench/ingest                       # 30 s Hydrant, 10 s moto
+//	go run ./bench/ingest -duration 5s -moto-duration 3s -natural-duration 2s -results ''
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	duration, motoDuration, naturalDuration time.Duration
+	concurrency, records, recordBytes      int
+	sizeMB, intervalS                      int
+	hydrantBin, motoBin, results           string
+	skipMoto                               bool
+}
+
+func main() {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "Hydrant load duration")
+	flag.DurationVar(&o.motoDuration, "moto-duration", 10*time.Second, "moto load duration (moto is slow and keeps every object in memory)")
+	flag.DurationVar(&o.naturalDuration, "natural-duration", 10*time.Second, "load before the natural (no flush) delivery measurement; 0 skips it")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent clients")
+	flag.IntVar(&o.records, "records", 500, "records per PutRecordBatch")
+	flag.IntVar(&o.recordBytes, "record-bytes", 1024, "bytes per record")
+	flag.IntVar(&o.sizeMB, "size-mb", 64, "BufferingHints.SizeInMBs of the Hydrant streams")
+	flag.IntVar(&o.intervalS, "interval", 60, "BufferingHints.IntervalInSeconds of the Hydrant streams")
+	flag.StringVar(&o.hydrantBin, "hydrant-bin", "", "hydrant binary (default: build ./cmd/hydrant)")
+	flag.StringVar(&o.motoBin, "moto-bin", "moto_server", "moto server command")
+	flag.StringVar(&o.results, "results", "bench/RESULTS.md", "append a dated section here (relative to the module root); empty: print only")
+	flag.BoolVar(&o.skipMoto, "skip-moto", false, "measure Hydrant only")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+}
+
+// hydrantResult is the Hydrant side of the report.
+type hydrantResult struct {
+	load             loadResult
+	deliveredAtEnd   int64         // bytes in objects when the load ended (delivery ran concurrently)
+	objectsAtEnd     int           // objects written during the load
+	flushTook        time.Duration // load end → flush answered, every acknowledged byte in objects
+	delivered        int64         // bytes in objects after the flush
+	natural          loadResult
+	naturalTook      time.Duration // load end → every acknowledged byte in objects, no flush
+	naturalDelivered int64
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "hydrant-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := o.hydrantBin
+	if bin == "" {
+		fmt.Fprintln(stdout, "building ./cmd/hydrant ...")
+		if bin, err = buildHydrant(root, tmp); err != nil {
+			return err
+		}
+	}
+	spec := loadSpec{Concurrency: o.concurrency, Records: o.records, RecordBytes: o.recordBytes}
+
+	h, err := benchHydrant(ctx, o, bin, tmp, spec, stdout)
+	if err != nil {
+		return err
+	}
+	var moto *loadResult
+	if !o.skipMoto {
+		m, err := benchMoto(ctx, o, tmp, spec, stdout)
+		if err != nil {
+			return err
+		}
+		moto = &m
+	}
+
+	report := render(o, h, moto, systemInfo(root))
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, report)
+	if o.results == "" {
+		return nil
+	}
+	p := o.results
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, p)
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if info, _ := f.Stat(); info != nil && info.Size() == 0 {
+		fmt.Fprint(f, "# Ingest benchmark results\n\nAppended by `bench/run.sh` (`go run ./bench/ingest`); newest last.\n")
+	}
+	if _, err := fmt.Fprint(f, "\n"+report); err != nil {
+		f.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "\nappended to %s\n", p)
+	return f.Close()
+}
+
+func benchHydrant(ctx context.Context, o options, bin, tmp string, spec loadSpec, stdout io.Writer) (hydrantResult, error) {
+	var h hydrantResult
+	dataDir := filepath.Join(tmp, "hydrant-data")
+	logPath := filepath.Join(tmp, "hydrant.log")
+	p, err := startProc("hydrant", logPath, "/_hydrant/health", 30*time.Second,
+		bin, "serve", "--data-dir", dataDir, "--listen", "{addr}", "--log-level", "warn")
+	if err != nil {
+		return h, err
+	}
+	defer p.stop()
+	c := newClient(p.URL, 2)
+	size, interval := int32(o.sizeMB), int32(o.intervalS)
+	if err := createStream(ctx, c, "bench", "bench", size, interval); err != nil {
+		return h, err
+	}
+
+	fmt.Fprintf(stdout, "hydrant: %d clients × PutRecordBatch(%d × %d B) for %v ...\n", spec.Concurrency, spec.Records, spec.RecordBytes, o.duration)
+	spec.URL, spec.Stream, spec.Duration = p.URL, "bench", o.duration
+	h.load = runLoad(ctx, spec)
+	h.deliveredAtEnd, h.objectsAtEnd, _ = deliveredBytes(dataDir, "bench")
+	if err := flush(ctx, p.URL, "bench"); err != nil {
+		return h, err
+	}
+	h.flushTook = time.Since(h.load.LoadEnded)
+	if h.delivered, _, err = deliveredBytes(dataDir, "bench"); err != nil {
+		return h, err
+	}
+	if h.delivered < h.load.AckedBytes {
+		return h, fmt.Errorf("after flush %d bytes delivered, %d acknowledged: acknowledged records missing", h.delivered, h.load.AckedBytes)
+	}
+	fmt.Fprintf(stdout, "  %.0f records/s, %.1f MB/s, flush done %v after the load\n", h.load.recordsPerSec(), h.load.mbPerSec(), h.flushTook.Round(time.Millisecond))
+
+	if o.naturalDuration > 0 {
+		if err := createStream(ctx, c, "natural", "natural", size, interval); err != nil {
+			return h, err
+		}
+		fmt.Fprintf(stdout, "hydrant: natural delivery: %v of load, then no flush (interval %ds) ...\n", o.naturalDuration, o.intervalS)
+		spec.Stream, spec.Duration = "natural", o.naturalDuration
+		h.natural = runLoad(ctx, spec)
+		limit := time.Duration(o.intervalS)*time.Second + 2*time.Minute
+		for {
+			n, _, err := deliveredBytes(dataDir, "natural")
+			if err != nil {
+				return h, err
+			}
+			if n >= h.natural.AckedBytes {
+				h.naturalTook, h.naturalDelivered = time.Since(h.natural.LoadEnded), n
+				break
+			}
+			if time.Since(h.natural.LoadEnded) > limit || ctx.Err() != nil {
+				return h, fmt.Errorf("natural delivery: %d of %d bytes after %v", n, h.natural.AckedBytes, limit)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		fmt.Fprintf(stdout, "  all delivered %v after the load\n", h.naturalTook.Round(time.Millisecond))
+	}
+	return h, nil
+}
+
+func benchMoto(ctx context.Context, o options, tmp string, spec loadSpec, stdout io.Writer) (loadResult, error) {
+	// A cold moto start (Python imports) can take tens of seconds.
+	p, err := startProc("moto", filepath.Join(tmp, "moto.log"), "/moto-api/", 2*time.Minute, o.motoBin, "-H", "{host}", "-p", "{port}")
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer p.stop()
+	if err := createMotoBucket(ctx, p.URL, "bench"); err != nil {
+		return loadResult{}, err
+	}
+	if err := createStream(ctx, newClient(p.URL, 2), "bench", "bench", int32(o.sizeMB), int32(o.intervalS)); err != nil {
+		return loadResult{}, err
+	}
+	fmt.Fprintf(stdout, "moto: %d clients × PutRecordBatch(%d × %d B) for %v ...\n", spec.Concurrency, spec.Records, spec.RecordBytes, o.motoDuration)
+	spec.URL, spec.Stream, spec.Duration = p.URL, "bench", o.motoDuration
+	r := runLoad(ctx, spec)
+	fmt.Fprintf(stdout, "  %.0f records/s, %.1f MB/s\n", r.recordsPerSec(), r.mbPerSec())
+	return r, nil
+}
+
+type sysInfo struct{ nproc, cpu, goVersion, rev, moto string }
+
+func systemInfo(root string) sysInfo {
+	s := sysInfo{nproc: fmt.Sprint(runtime.NumCPU()), cpu: "unknown", goVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH, rev: "unknown", moto: "unknown"}
+	if out, err := exec.Command("nproc").Output(); err == nil {
+		s.nproc = strings.TrimSpace(string(out))
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				s.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		s.rev = strings.TrimSpace(string(out))
+		if dirty, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--", "cmd", "internal").Output(); len(dirty) > 0 {
+			s.rev += " + uncommitted changes in cmd/ internal/"
+		}
+	}
+	if out, err := exec.Command("python3", "-c", "import moto; print(moto.__version__)").Output(); err == nil {
+		s.moto = strings.TrimSpace(string(out))
+	}
+	return s
+}
+
+func render(o options, h hydrantResult, moto *loadResult, si sysInfo) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s — ingest\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "- host: `nproc` %s, CPU %s, %s; client and servers share the machine\n", si.nproc, si.cpu, si.goVersion)
+	fmt.Fprintf(&b, "- hydrant revision %s; moto %s\n", si.rev, si.moto)
+	fmt.Fprintf(&b, "- load: aws-sdk-go-v2 PutRecordBatch, %d records × %d B, %d concurrent clients, SDK retries off; "+
+		"Hydrant %v (stream SizeInMBs %d, IntervalInSeconds %d, delivery to the local directory running during the load), moto %s\n",
+		o.records, o.recordBytes, o.concurrency, o.duration, o.sizeMB, o.intervalS, durOr(moto != nil, o.motoDuration))
+	fmt.Fprintf(&b, "- MB = 10^6 bytes of record data (decoded); latency of calls answered 200 with FailedPutCount 0\n\n")
+
+	fmt.Fprintln(&b, "| target | load | calls ok / failed / partial | records acked | records/s | MB/s | p50 | p99 | max |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")
+	row := func(name string, r loadResult) {
+		fmt.Fprintf(&b, "| %s | %v | %d / %d / %d | %d | %.0f | %.1f | %v | %v | %v |\n", name, r.Elapsed.Round(time.Millisecond),
+			r.OKCalls, r.FailedCalls, r.PartialCalls, r.AckedRecords, r.recordsPerSec(), r.mbPerSec(),
+			ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)))
+	}
+	row("Hydrant", h.load)
+	if moto != nil {
+		row("moto", *moto)
+	}
+
+	fmt.Fprintln(&b)
+	if moto != nil && moto.recordsPerSec() > 0 {
+		fmt.Fprintf(&b, "- ratio Hydrant / moto: %.2f× records/s (%.0f / %.0f)\n", h.load.recordsPerSec()/moto.recordsPerSec(), h.load.recordsPerSec(), moto.recordsPerSec())
+	}
+	fmt.Fprintf(&b, "- Hydrant delivery during the load: %d objects, %.1f MB of %.1f MB acknowledged (%.0f%%) already in objects when the load ended\n",
+		h.objectsAtEnd, float64(h.deliveredAtEnd)/1e6, float64(h.load.AckedBytes)/1e6, 100*float64(h.deliveredAtEnd)/float64(max(h.load.AckedBytes, 1)))
+	fmt.Fprintf(&b, "- Hydrant end to end with flush: every acknowledged record in objects %v after the load ended (%d bytes delivered, %d acknowledged)\n",
+		ms(h.flushTook), h.delivered, h.load.AckedBytes)
+	if h.natural.Elapsed > 0 {
+		fmt.Fprintf(&b, "- Hydrant end to end without flush (a separate %v load of %.1f MB on a fresh stream, same hints): every acknowledged record in objects %v after the load ended\n",
+			h.natural.Elapsed.Round(time.Millisecond), float64(h.natural.AckedBytes)/1e6, ms(h.naturalTook))
+	}
+	if moto != nil {
+		fmt.Fprintf(&b, "- moto writes one S3 object per call inside the call (no buffering), so its end to end time is its put latency\n")
+	}
+	for _, r := range []struct {
+		name string
+		r    *loadResult
+	}{{"Hydrant", &h.load}, {"moto", moto}} {
+		if r.r != nil && r.r.FirstErr != nil {
+			fmt.Fprintf(&b, "- %s call errors %v; first: %v\n", r.name, r.r.ErrorsByClass, r.r.FirstErr)
+		}
+	}
+	return b.String()
+}
+
+func durOr(ok bool, d time.Duration) string {
+	if !ok {
+		return "skipped"
+	}
+	return d.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }

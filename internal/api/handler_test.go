@@ -1,0 +1,98 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hydrant-dev/hydrant/internal/api/shape"
+)
+
+type echoIn struct {
+	DeliveryStreamName string `json:"DeliveryStreamName"`
+}
+
+func newTestHandler() *Handler {
+	h := NewHandler(ValidatorFunc(shape.Validate), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	Handle(h, "DescribeDeliveryStream", func(_ context.Context, in *echoIn) (*ListDeliveryStreamsOutput, error) {
+		switch in.DeliveryStreamName {
+		case "missing":
+			return nil, Errorf(CodeResourceNotFound, "Firehose missing under account 000000000000 not found.")
+		case "boom":
+			return nil, io.ErrUnexpectedEOF
+		}
+		return &ListDeliveryStreamsOutput{DeliveryStreamNames: []string{in.DeliveryStreamName}}, nil
+	})
+	h.HandleBody("PutRecord", func(context.Context, []byte) (any, error) {
+		return nil, Errorf(CodeServiceUnavailable, "Slow down.")
+	})
+	return h
+}
+
+func TestHandler(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	tests := []struct {
+		name, method, target, body string
+		status                     int
+		want                       string
+	}{
+		{"success", "POST", "Firehose_20150804.DescribeDeliveryStream", `{"DeliveryStreamName":"s"}`, 200,
+			`{"DeliveryStreamNames":["s"],"HasMoreDeliveryStreams":false}`},
+		{"domain error", "POST", "Firehose_20150804.DescribeDeliveryStream", `{"DeliveryStreamName":"missing"}`, 400,
+			`{"__type":"ResourceNotFoundException","message":"Firehose missing under account 000000000000 not found."}`},
+		{"unexpected error hides details", "POST", "Firehose_20150804.DescribeDeliveryStream", `{"DeliveryStreamName":"boom"}`, 500,
+			`{"__type":"InternalFailure","message":"We encountered an internal error. Please try again."}`},
+		{"throttle is 503", "POST", "Firehose_20150804.PutRecord", `{}`, 503,
+			`{"__type":"ServiceUnavailableException","message":"Slow down."}`},
+		{"model violation", "POST", "Firehose_20150804.DescribeDeliveryStream", `{}`, 400,
+			`{"__type":"ValidationException","message":"1 validation error detected: Value null at 'deliveryStreamName' failed to satisfy constraint: Member must not be null"}`},
+		{"bad json", "POST", "Firehose_20150804.DescribeDeliveryStream", `{`, 400, ""},
+		{"unknown op", "POST", "Firehose_20150804.Nope", `{}`, 400,
+			`{"__type":"UnknownOperationException","message":"Operation \"Firehose_20150804.Nope\" is not supported by this service."}`},
+		{"other service", "POST", "Kinesis_20131202.PutRecord", `{}`, 400, ""},
+		{"GET", "GET", "Firehose_20150804.DescribeDeliveryStream", ``, 400, ""},
+		{"body too large", "POST", "Firehose_20150804.DescribeDeliveryStream", strings.Repeat(" ", MaxBodyBytes+1), 400, ""},
+	}
+	h := newTestHandler()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, "/", strings.NewReader(tc.body))
+			req.Header.Set("X-Amz-Target", tc.target)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Errorf("status %d, want %d (%s)", rec.Code, tc.status, rec.Body)
+			}
+			if id := rec.Header().Get("x-amzn-RequestId"); !uuid.MatchString(id) {
+				t.Errorf("x-amzn-RequestId %q is not a UUID", id)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != ContentType {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if tc.want != "" {
+				if diff := cmp.Diff(tc.want, rec.Body.String()); diff != "" {
+					t.Errorf("body (-want +got):\n%s", diff)
+				}
+			} else if !strings.Contains(rec.Body.String(), `"__type"`) {
+				t.Errorf("body %s has no __type", rec.Body)
+			}
+		})
+	}
+}
+
+func TestStatusTable(t *testing.T) {
+	for code, want := range map[Code]int{
+		CodeValidation: http.StatusBadRequest, CodeResourceNotFound: http.StatusBadRequest,
+		CodeServiceUnavailable: http.StatusServiceUnavailable, CodeInternalFailure: http.StatusInternalServerError,
+	} {
+		if got := code.Status(); got != want {
+			t.Errorf("%s: status %d, want %d", code, got, want)
+		}
+	}
+}
