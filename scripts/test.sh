@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 export HYDRANT_REQUIRE_TOOLS=1
 GOTESTSUM_VERSION=v1.13.0
 
-# Debian packages used by the tests as independent decoders and clients.
-apt_packages=(gzip unzip python3-snappy)
+# Debian packages used by the tests as independent decoders (gzip, unzip, python-snappy,
+# snappy-java with a JDK to run it).
+apt_packages=(gzip unzip python3 python3-snappy libsnappy-java)
+command -v javac >/dev/null || apt_packages+=(default-jdk-headless)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -89,7 +89,7 @@ type loadResult struct {
 }
 
 func (r loadResult) recordsPerSec() float64 { return float64(r.AckedRecords) / r.Elapsed.Seconds() }
-func (r loadResult) mbPerSec() float64     { return float64(r.AckedBytes) / 1e6 / r.Elapsed.Seconds() }
+func (r loadResult) mbPerSec() float64      { return float64(r.AckedBytes) / 1e6 / r.Elapsed.Seconds() }
 
 func (r loadResult) percentile(p float64) time.Duration {
 	if len(r.Latencies) == 0 {

@@ -25,10 +25,10 @@ import (
 
 type options struct {
 	duration, motoDuration, naturalDuration time.Duration
-	concurrency, records, recordBytes      int
-	sizeMB, intervalS                      int
-	hydrantBin, motoBin, results           string
-	skipMoto                               bool
+	concurrency, records, recordBytes       int
+	sizeMB, intervalS                       int
+	hydrantBin, motoBin, results            string
+	skipMoto                                bool
 }
 
 func main() {

@@ -68,10 +68,6 @@ func specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 		return delivery.Spec{}, false, err
 	}
 	format := compress.Format(c.CompressionFormat)
-	ext := format.Extension()
-	if e := deref(c.FileExtension); e != "" {
-		ext = e
-	}
 	return delivery.Spec{
 		Stream:      st.Name,
 		Version:     st.Version,
@@ -79,7 +75,7 @@ func specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 		Prefix:      expr,
 		Location:    loc,
 		Compression: format,
-		Extension:   ext,
+		Extension:   format.ObjectExtension(deref(c.FileExtension)),
 		SizeBytes:   *c.BufferingHints.SizeInMBs << 20,
 		Interval:    time.Duration(*c.BufferingHints.IntervalInSeconds) * time.Second,
 	}, true, nil

@@ -80,6 +80,10 @@ func TestCrashLosesNoAcknowledgedRecord(t *testing.T) {
 		maxLoad        = 10 * time.Second
 		killAfter      = 3 * time.Second
 		killAtAcked    = 3000
+		// The load is paced so that the 100k bound is not reached before the kill at ~3 s:
+		// a fast server would take 100k records in well under a second, and the crash would
+		// then hit an idle server with a single object delivered.
+		ratePerSec = 24_000
 	)
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
@@ -106,7 +110,14 @@ func TestCrashLosesNoAcknowledgedRecord(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := newFirehose(srv.URL)
+			pace := time.NewTicker(time.Second * batch * workers / ratePerSec)
+			defer pace.Stop()
 			for loadCtx.Err() == nil && total.Add(batch) <= maxRecords {
+				select {
+				case <-pace.C:
+				case <-loadCtx.Done():
+					return
+				}
 				n := sent[g]
 				recs := make([]types.Record, batch)
 				for i := range recs {
