@@ -57,8 +57,8 @@ const stateBucket = "hydrant_delivery"
 type Config struct {
 	// Dir is the directory of the JetStream file store, e.g. "<data dir>/journal". Required.
 	Dir string `json:"dir"`
-	// Listen, when set, is a host:port on which the embedded server accepts NATS clients. Empty
-	// means no listener at all.
+	// Listen, when set, is a host:port on which the embedded server accepts NATS clients; port 0
+	// picks a free port (see ClientURL). Empty means no listener at all.
 	Listen string `json:"listen,omitempty"`
 	// Retention is how long a message is kept, settled or not (stream MaxAge).
 	Retention time.Duration `json:"retention,omitempty"`
@@ -195,6 +195,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	}
 	if cfg.Listen != "" {
 		opts.Host, opts.Port, _ = splitListen(cfg.Listen)
+		if opts.Port == 0 {
+			opts.Port = server.RANDOM_PORT // the server reads 0 as its default, 4222
+		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

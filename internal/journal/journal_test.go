@@ -663,3 +663,14 @@ func TestOverloadIsFullNeverLoss(t *testing.T) {
 		}
 	}
 }
+
+func TestListen(t *testing.T) {
+	j := openTest(t, Config{Listen: "127.0.0.1:0"})
+	url := j.ClientURL()
+	if !strings.HasPrefix(url, "nats://127.0.0.1:") || strings.HasSuffix(url, ":4222") {
+		t.Fatalf("ClientURL = %q, want a random loopback port", url)
+	}
+	if got := openTest(t, Config{}).ClientURL(); got != "" {
+		t.Errorf("ClientURL without Listen = %q, want empty", got)
+	}
+}

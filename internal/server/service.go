@@ -75,7 +75,7 @@ func (s *service) async(fn func(ctx context.Context)) {
 }
 
 // givenDestinations returns the destination members present in a create request.
-func givenDestinations(in *api.CreateDeliveryStreamInput, raw map[string]json.RawMessage) []string {
+func givenDestinations(raw map[string]json.RawMessage) []string {
 	var kinds []string
 	for _, k := range destinationKinds {
 		if v, ok := raw[k+"DestinationConfiguration"]; ok && string(v) != "null" {
@@ -89,7 +89,7 @@ func (s *service) CreateDeliveryStream(ctx context.Context, in *api.CreateDelive
 	raw := map[string]json.RawMessage{}
 	b, _ := json.Marshal(in)
 	_ = json.Unmarshal(b, &raw)
-	kinds := givenDestinations(in, raw)
+	kinds := givenDestinations(raw)
 	if len(kinds) != 1 {
 		return nil, api.Errorf(api.CodeInvalidArgument, "Exactly one destination configuration is supported for a Firehose")
 	}
@@ -629,7 +629,7 @@ func (s *service) encryption(ctx context.Context, name string, via, to api.Encry
 	return &api.Empty{}, nil
 }
 
-// statusFor returns the code and message refusing puts to a stream that cannot take them.
+// putRefusal returns the error refusing puts to a stream that cannot take them, or nil.
 func (s *service) putRefusal(st catalog.Stream) error {
 	if st.Type != string(api.DirectPut) {
 		return api.Errorf(api.CodeInvalidArgument, "This operation is not permitted on %s delivery stream type.", st.Type)
