@@ -16,6 +16,8 @@ type Object struct {
 	// ContentType and ContentEncoding are the object's HTTP metadata.
 	ContentType     string
 	ContentEncoding string
+	// KMSKeyARN, when set, asks the store to encrypt the object with this KMS key (SSE-KMS).
+	KMSKeyARN string
 }
 
 // ErrInvalidObject is returned for an object whose bucket or key cannot be stored.
