@@ -19,6 +19,9 @@ type State struct {
 	// Revision is the stored revision this State was read at (0: never saved). SaveState
 	// writes only if it still is the stored one.
 	Revision uint64
+	// Data is the worker's own progress detail (for example per-destination marks above the
+	// cursor), opaque to the journal and saved with the cursor.
+	Data []byte
 }
 
 // Intent records a flush before the worker writes its object.
@@ -36,6 +39,7 @@ type stateDoc struct {
 	V      int        `json:"v"`
 	Cursor uint64     `json:"cursor"`
 	Intent *intentDoc `json:"intent,omitempty"`
+	Data   []byte     `json:"data,omitempty"`
 }
 
 type intentDoc struct {
@@ -61,7 +65,7 @@ func (j *Journal) LoadState(ctx context.Context, name string) (State, error) {
 	if d.V != 1 {
 		return State{}, fmt.Errorf("load state %q: unknown version %d", name, d.V)
 	}
-	s := State{Cursor: max(d.Cursor, 1), Revision: e.Revision()}
+	s := State{Cursor: max(d.Cursor, 1), Revision: e.Revision(), Data: d.Data}
 	if d.Intent != nil {
 		s.Intent = &Intent{FromSeq: d.Intent.From, ToSeq: d.Intent.To, Key: d.Intent.Key, Data: d.Intent.Data}
 	}
@@ -72,7 +76,7 @@ func (j *Journal) LoadState(ctx context.Context, name string) (State, error) {
 // s.Revision, and returns s with its new Revision. It fails with ErrConflict otherwise. When it
 // returns without error the state is on disk.
 func (j *Journal) SaveState(ctx context.Context, name string, s State) (State, error) {
-	d := stateDoc{V: 1, Cursor: max(s.Cursor, 1)}
+	d := stateDoc{V: 1, Cursor: max(s.Cursor, 1), Data: s.Data}
 	if s.Intent != nil {
 		d.Intent = &intentDoc{From: s.Intent.FromSeq, To: s.Intent.ToSeq, Key: s.Intent.Key, Data: s.Intent.Data}
 	}
