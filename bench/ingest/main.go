@@ -28,7 +28,7 @@ type options struct {
 	concurrency, records, recordBytes       int
 	sizeMB, intervalS                       int
 	hydrantBin, motoBin, results            string
-	skipMoto                                bool
+	skipMoto, sign                          bool
 }
 
 func main() {
@@ -45,6 +45,7 @@ func main() {
 	flag.StringVar(&o.motoBin, "moto-bin", "moto_server", "moto server command")
 	flag.StringVar(&o.results, "results", "bench/RESULTS.md", "append a dated section here (relative to the module root); empty: print only")
 	flag.BoolVar(&o.skipMoto, "skip-moto", false, "measure Hydrant only")
+	flag.BoolVar(&o.sign, "sign-payload", false, "sign the SHA-256 of every body instead of UNSIGNED-PAYLOAD (costs the co-located client CPU)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,7 +85,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 	}
-	spec := loadSpec{Concurrency: o.concurrency, Records: o.records, RecordBytes: o.recordBytes}
+	spec := loadSpec{Concurrency: o.concurrency, Records: o.records, RecordBytes: o.recordBytes, Sign: o.sign}
 
 	h, err := benchHydrant(ctx, o, bin, tmp, spec, stdout)
 	if err != nil {
@@ -134,7 +135,7 @@ func benchHydrant(ctx context.Context, o options, bin, tmp string, spec loadSpec
 		return h, err
 	}
 	defer p.stop()
-	c := newClient(p.URL, 2)
+	c := newClient(p.URL, 2, true)
 	size, interval := int32(o.sizeMB), int32(o.intervalS)
 	if err := createStream(ctx, c, "bench", "bench", size, interval); err != nil {
 		return h, err
@@ -193,7 +194,7 @@ func benchMoto(ctx context.Context, o options, tmp string, spec loadSpec, stdout
 	if err := createMotoBucket(ctx, p.URL, "bench"); err != nil {
 		return loadResult{}, err
 	}
-	if err := createStream(ctx, newClient(p.URL, 2), "bench", "bench", int32(o.sizeMB), int32(o.intervalS)); err != nil {
+	if err := createStream(ctx, newClient(p.URL, 2, true), "bench", "bench", int32(o.sizeMB), int32(o.intervalS)); err != nil {
 		return loadResult{}, err
 	}
 	fmt.Fprintf(stdout, "moto: %d clients × PutRecordBatch(%d × %d B) for %v ...\n", spec.Concurrency, spec.Records, spec.RecordBytes, o.motoDuration)

@@ -12,7 +12,7 @@ import (
 
 func newServe(stderr io.Writer) *cobra.Command {
 	var (
-		configPath, listen, dataDir, region, account, logLevel, logFormat string
+		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -44,6 +44,9 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 			if flags.Changed("account-id") || cfg.AccountID == "" {
 				cfg.AccountID = account
 			}
+			if flags.Changed("pprof-listen") {
+				cfg.PprofListen = pprofListen
+			}
 			log, err := newLogger(stderr, logLevel, logFormat)
 			if err != nil {
 				return err
@@ -63,6 +66,7 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 	f.StringVar(&account, "account-id", server.DefaultAccountID, "account id in ARNs")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go runtime profiles (net/http/pprof) on host:port")
 	return cmd
 }
 

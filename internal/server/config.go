@@ -34,6 +34,8 @@ type Config struct {
 	MaxStreamBytes int64 `json:"maxStreamBytes"`
 	// NATSListen, when set, exposes the embedded NATS server on host:port.
 	NATSListen string `json:"natsListen"`
+	// PprofListen, when set, serves Go's net/http/pprof profiles on host:port.
+	PprofListen string `json:"pprofListen"`
 	// Journal tunes the record log; the fields above are copied into it.
 	Journal journal.Config `json:"-"`
 }

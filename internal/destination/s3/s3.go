@@ -1,0 +1,291 @@
+// Package s3 stores delivered objects in any S3-compatible store (AWS S3, MinIO, …) through
+// aws-sdk-go-v2. Each object is written whole under its key — in one PutObject, or in parts
+// above Config.PartSize with the upload aborted on any failure — so rewriting a key replaces
+// it. Over plain http the body is sent as UNSIGNED-PAYLOAD protected by a CRC32 checksum the
+// server verifies; docs/design/s3.md describes configuration, signing and errors.
+package s3
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/hydrant-dev/hydrant/internal/destination"
+)
+
+const (
+	// maxAttempts bounds the SDK's retries inside one call; the delivery worker owns back-off.
+	maxAttempts = 3
+	// maxBackoff caps the SDK's delay between attempts.
+	maxBackoff = 2 * time.Second
+	// dialTimeout and responseHeaderTimeout bound a dead or hung server.
+	dialTimeout           = 10 * time.Second
+	responseHeaderTimeout = 2 * time.Minute
+	// defaultRegion is used with a custom endpoint when no region is configured anywhere.
+	defaultRegion = "us-east-1"
+	// maxKeyLen is S3's limit on the UTF-8 length of a key.
+	maxKeyLen = 1024
+	// defaultContentType is Firehose's Content-Type for every object.
+	defaultContentType = "application/octet-stream"
+)
+
+// Store is an S3 destination. It is safe for concurrent use.
+type Store struct {
+	log         *slog.Logger
+	partSize    int64
+	concurrency int
+	def         target
+	buckets     map[string]target // ARN bucket name → target
+}
+
+// target is where one ARN bucket name goes: a client and the real bucket name.
+type target struct {
+	client *awss3.Client
+	name   string // empty: the ARN's name
+}
+
+// clientKey identifies the settings a client is built from; equal keys share a client.
+type clientKey struct {
+	endpoint, region                                    string
+	pathStyleSet, pathStyle                             bool
+	accessKeyID, secretAccessKey, sessionToken, profile string
+}
+
+var _ interface {
+	PutObject(context.Context, destination.Object) error
+} = (*Store)(nil)
+
+// New validates cfg and builds one client per distinct endpoint, region, addressing style and
+// credentials. It loads the AWS shared configuration (and fails on a missing profile) but sends
+// no request.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		log:         log,
+		partSize:    cfg.PartSize,
+		concurrency: cfg.Concurrency,
+		buckets:     make(map[string]target, len(cfg.Buckets)),
+	}
+	if s.partSize == 0 {
+		s.partSize = DefaultPartSize
+	}
+	if s.concurrency == 0 {
+		s.concurrency = DefaultConcurrency
+	}
+	httpClient := awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = dialTimeout }).
+		WithTransportOptions(func(t *http.Transport) {
+			t.ResponseHeaderTimeout = responseHeaderTimeout
+			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*s.concurrency)
+		})
+	clients := map[clientKey]*awss3.Client{}
+	clientFor := func(k clientKey, bucket string) (*awss3.Client, error) {
+		if c, ok := clients[k]; ok {
+			return c, nil
+		}
+		c, err := newClient(ctx, k, httpClient)
+		if err != nil {
+			if bucket != "" {
+				return nil, fmt.Errorf("s3: client for bucket %s: %w", bucket, err)
+			}
+			return nil, fmt.Errorf("s3: client: %w", err)
+		}
+		o := c.Options()
+		endpoint := "(aws)"
+		if o.BaseEndpoint != nil {
+			endpoint = *o.BaseEndpoint
+		}
+		log.Info("s3 client configured", "bucket", bucket, "endpoint", endpoint, "region", o.Region, "path_style", o.UsePathStyle, "static_credentials", k.accessKeyID != "", "profile", k.profile)
+		clients[k] = c
+		return c, nil
+	}
+
+	base := clientKey{
+		endpoint: cfg.Endpoint, region: cfg.Region,
+		accessKeyID: cfg.AccessKeyID, secretAccessKey: cfg.SecretAccessKey, sessionToken: cfg.SessionToken, profile: cfg.Profile,
+	}
+	if cfg.PathStyle != nil {
+		base.pathStyleSet, base.pathStyle = true, *cfg.PathStyle
+	}
+	c, err := clientFor(base, "")
+	if err != nil {
+		return nil, err
+	}
+	s.def = target{client: c}
+	for name, b := range cfg.Buckets {
+		k := base
+		if b.Endpoint != "" {
+			k.endpoint = b.Endpoint
+		}
+		if b.Region != "" {
+			k.region = b.Region
+		}
+		if b.PathStyle != nil {
+			k.pathStyleSet, k.pathStyle = true, *b.PathStyle
+		}
+		if b.hasCredentials() {
+			k.accessKeyID, k.secretAccessKey, k.sessionToken, k.profile = b.AccessKeyID, b.SecretAccessKey, b.SessionToken, b.Profile
+		}
+		c, err := clientFor(k, name)
+		if err != nil {
+			return nil, err
+		}
+		s.buckets[name] = target{client: c, name: b.Name}
+	}
+	return s, nil
+}
+
+// newClient loads the SDK configuration for k and builds its client.
+func newClient(ctx context.Context, k clientKey, httpClient aws.HTTPClient) (*awss3.Client, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = maxAttempts
+				o.MaxBackoff = maxBackoff
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if k.region != "" {
+		opts = append(opts, config.WithRegion(k.region))
+	}
+	if k.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(k.profile))
+	}
+	if k.accessKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(k.accessKeyID, k.secretAccessKey, k.sessionToken)))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	c := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
+		// NewFromConfig has already set BaseEndpoint from AWS_ENDPOINT_URL_S3,
+		// AWS_ENDPOINT_URL or the profile; an explicit endpoint wins over those.
+		if k.endpoint != "" {
+			o.BaseEndpoint = aws.String(k.endpoint)
+		}
+		custom := o.BaseEndpoint != nil && *o.BaseEndpoint != ""
+		if o.Region == "" && custom {
+			o.Region = defaultRegion
+		}
+		o.UsePathStyle = custom
+		if k.pathStyleSet {
+			o.UsePathStyle = k.pathStyle
+		}
+	})
+	if c.Options().Region == "" {
+		return nil, fmt.Errorf("no region: set Region, AWS_REGION or a profile region, or use a custom Endpoint")
+	}
+	return c, nil
+}
+
+// PutObject stores o whole under o.Key, replacing any object there. Objects larger than the
+// part size are uploaded in parts; a failed multipart upload is aborted. Errors are *Error,
+// except for an invalid object, which wraps destination.ErrInvalidObject.
+func (s *Store) PutObject(ctx context.Context, o destination.Object) error {
+	if err := validateObject(o); err != nil {
+		return err
+	}
+	t, ok := s.buckets[o.Bucket]
+	if !ok {
+		t = s.def
+	}
+	bucket := o.Bucket
+	if t.name != "" {
+		bucket = t.name
+	}
+	if err := ctx.Err(); err != nil {
+		return newError(bucket, o.Key, err)
+	}
+	contentType := o.ContentType
+	if contentType == "" {
+		contentType = defaultContentType
+	}
+	h := headers{contentType: contentType, contentEncoding: o.ContentEncoding, kmsKeyARN: o.KMSKeyARN}
+
+	start := time.Now()
+	parts := 1
+	var err error
+	if int64(len(o.Body)) > s.partSize {
+		parts, err = s.putMultipart(ctx, t.client, bucket, o.Key, o.Body, h)
+	} else {
+		err = s.putSingle(ctx, t.client, bucket, o.Key, o.Body, h)
+	}
+	if err != nil {
+		return newError(bucket, o.Key, err)
+	}
+	s.log.Debug("s3 object stored", "bucket", bucket, "key", o.Key, "bytes", len(o.Body), "parts", parts, "duration", time.Since(start))
+	return nil
+}
+
+// headers are the object metadata sent with PutObject or CreateMultipartUpload.
+type headers struct {
+	contentType, contentEncoding, kmsKeyARN string
+}
+
+func (s *Store) putSingle(ctx context.Context, c *awss3.Client, bucket, key string, body []byte, h headers) error {
+	in := &awss3.PutObjectInput{
+		Bucket:            aws.String(bucket),
+		Key:               aws.String(key),
+		Body:              bytes.NewReader(body),
+		ContentLength:     aws.Int64(int64(len(body))),
+		ContentType:       aws.String(h.contentType),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+	}
+	if h.contentEncoding != "" {
+		in.ContentEncoding = aws.String(h.contentEncoding)
+	}
+	if h.kmsKeyARN != "" {
+		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
+		in.SSEKMSKeyId = aws.String(h.kmsKeyARN)
+	}
+	_, err := c.PutObject(ctx, in, awss3.WithAPIOptions(addUnsignedPayloadOverHTTP))
+	return err
+}
+
+// validateObject refuses what S3 cannot store under the same key on every store, and what
+// the conformance suite requires every destination to refuse.
+func validateObject(o destination.Object) error {
+	if err := validateBucketName(o.Bucket); err != nil {
+		return fmt.Errorf("%w: %v", destination.ErrInvalidObject, err)
+	}
+	switch {
+	case o.Key == "":
+		return fmt.Errorf("%w: empty key", destination.ErrInvalidObject)
+	case len(o.Key) > maxKeyLen:
+		return fmt.Errorf("%w: key of %d bytes exceeds %d", destination.ErrInvalidObject, len(o.Key), maxKeyLen)
+	case !utf8.ValidString(o.Key):
+		return fmt.Errorf("%w: key %q is not UTF-8", destination.ErrInvalidObject, o.Key)
+	case strings.HasSuffix(o.Key, "/"):
+		return fmt.Errorf("%w: key %q ends in /", destination.ErrInvalidObject, o.Key)
+	}
+	for _, part := range strings.Split(o.Key, "/") {
+		if part == "." || part == ".." {
+			return fmt.Errorf("%w: key %q has a %q segment", destination.ErrInvalidObject, o.Key, part)
+		}
+	}
+	return nil
+}
