@@ -38,6 +38,17 @@ type handle struct {
 	done   chan struct{}
 }
 
+// Status returns the delivery status of the stream's legs, or false without a worker.
+func (m *Manager) Status(stream string) ([]LegStatus, bool) {
+	m.mu.Lock()
+	h, ok := m.workers[stream]
+	m.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return h.w.status.Snapshot(m.deps.Now()), true
+}
+
 // NewManager returns a Manager whose workers live until ctx ends.
 func NewManager(ctx context.Context, deps Deps) *Manager {
 	if deps.Now == nil {
@@ -54,15 +65,17 @@ func NewManager(ctx context.Context, deps Deps) *Manager {
 func (m *Manager) Apply(spec Spec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	status := newStatus()
 	if h, ok := m.workers[spec.Stream]; ok {
 		close(h.w.drain)
 		<-h.done
 		h.cancel()
+		status = h.w.status
 	}
-	m.start(spec)
+	m.start(spec, status)
 }
 
-func (m *Manager) start(spec Spec) {
+func (m *Manager) start(spec Spec, status *Status) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	w := &worker{
 		spec:    spec,
@@ -73,6 +86,7 @@ func (m *Manager) start(spec Spec) {
 		backoff: m.deps.Backoff,
 		now:     m.deps.Now,
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		status:  status,
 		flushes: make(chan flushReq),
 		drain:   make(chan struct{}),
 	}
@@ -94,7 +108,6 @@ func (m *Manager) start(spec Spec) {
 			}
 			d := m.deps.Backoff.Delay(attempt, w.rnd)
 			m.deps.Logger.Error("delivery worker failed; restarting", "stream", spec.Stream, "retry_in", d, "err", err)
-			w.buf.reset()
 			w.answer(err)
 			select {
 			case <-time.After(d):

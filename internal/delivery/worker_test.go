@@ -61,8 +61,8 @@ func testSpec(t *testing.T) Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Spec{Stream: "s", Version: 1, Bucket: "b", Prefix: expr, Location: time.UTC,
-		Compression: compress.Uncompressed, SizeBytes: 1 << 20, Interval: time.Hour}
+	return Spec{Stream: "s", Version: 1, Legs: []LegSpec{{Name: LegDestination, Bucket: "b", Prefix: expr, Location: time.UTC,
+		Compression: compress.Uncompressed, SizeBytes: 1 << 20, Interval: time.Hour}}}
 }
 
 func appendAll(t *testing.T, j *journal.Journal, recs ...string) {
@@ -84,7 +84,7 @@ func TestRedoOfInterruptedFlushRewritesTheSameKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Intent = &journal.Intent{FromSeq: 1, ToSeq: 2, Key: "p/2026/11/21/22/s-1-2026-11-21-22-40-07-fixed"}
+	st.Intent = &journal.Intent{FromSeq: 1, ToSeq: 2, Key: "p/2026/11/21/22/s-1-2026-11-21-22-40-07-fixed", Data: []byte(LegDestination)}
 	if _, err := j.SaveState(ctx, "s", st); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestZeroBufferingDeliversWhenCaughtUp(t *testing.T) {
 	out := &objects{got: map[string]string{}}
 	m := NewManager(ctx, Deps{Log: j, State: j, Objects: out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	spec := testSpec(t)
-	spec.Interval = 0
+	spec.Legs[0].Interval = 0
 	m.Apply(spec)
 	appendAll(t, j, "now")
 	deadline := time.Now().Add(5 * time.Second)
@@ -171,5 +171,62 @@ func TestZeroBufferingDeliversWhenCaughtUp(t *testing.T) {
 			t.Fatal("zero buffering did not deliver without a flush")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestBackupLegKeepsItsOwnProgressAcrossRestart(t *testing.T) {
+	j := openJournal(t)
+	out := &objects{got: map[string]string{}}
+	spec := testSpec(t)
+	spec.Legs[0].SizeBytes = 1 // every message is its own object
+	backupPrefix, _ := prefix.DataPrefix("backup/")
+	spec.Legs = append(spec.Legs, LegSpec{Name: LegBackup, Bucket: "bk", Prefix: backupPrefix, Location: time.UTC,
+		Compression: compress.Uncompressed, SizeBytes: 1 << 20, Interval: time.Hour})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	ctx1, stop1 := context.WithCancel(context.Background())
+	m1 := NewManager(ctx1, Deps{Log: j, State: j, Objects: out, Logger: logger})
+	m1.Apply(spec)
+	appendAll(t, j, "a", "b")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(out.snapshot()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("destination leg did not deliver each message: %v", out.snapshot())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop1() // a stop with the backup leg's buffer unwritten
+	m1.Wait()
+	if st, _ := j.LoadState(context.Background(), "s"); st.Cursor != 1 {
+		t.Fatalf("cursor %d moved past messages the backup leg has not written", st.Cursor)
+	}
+
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	m2 := NewManager(ctx2, Deps{Log: j, State: j, Objects: out, Logger: logger})
+	m2.Apply(spec)
+	if err := m2.Flush(ctx2, "s"); err != nil {
+		t.Fatal(err)
+	}
+	var dest, backup []string
+	for k, v := range out.snapshot() {
+		if len(k) > 7 && k[:7] == "backup/" {
+			backup = append(backup, v)
+		} else {
+			dest = append(dest, v)
+		}
+	}
+	if len(dest) != 2 {
+		t.Errorf("destination objects %v: the restart delivered them again", dest)
+	}
+	if diff := cmp.Diff([]string{"ab"}, backup); diff != "" {
+		t.Errorf("backup objects (-want +got):\n%s", diff)
+	}
+	if st, _ := j.LoadState(context.Background(), "s"); st.Cursor != 3 {
+		t.Errorf("cursor %d, want 3", st.Cursor)
+	}
+	legs, _ := m2.Status("s")
+	if len(legs) != 2 || legs[1].Objects != 1 || legs[1].Records != 2 {
+		t.Errorf("status %+v", legs)
 	}
 }

@@ -46,7 +46,8 @@ func (s *Server) remove(ctx context.Context, name string) error {
 	return s.journal.DeleteStream(ctx, name)
 }
 
-// specFor translates a stored S3 destination into what a delivery worker needs.
+// specFor translates a stored S3 destination into what a delivery worker needs: the
+// destination leg and, with S3BackupMode Enabled, the backup leg.
 func specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 	if st.Destination.Kind != "ExtendedS3" {
 		return delivery.Spec{}, false, nil
@@ -59,24 +60,46 @@ func specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 		return delivery.Spec{}, false, nil
 	}
 	c = withS3Defaults(c)
-	loc, err := prefix.Location(deref(c.CustomTimeZone))
+	main, err := legFor(delivery.LegDestination, c.BucketARN, deref(c.Prefix), c.CompressionFormat, c.EncryptionConfiguration,
+		c.BufferingHints, deref(c.FileExtension), deref(c.CustomTimeZone))
 	if err != nil {
 		return delivery.Spec{}, false, err
 	}
-	expr, err := prefix.DataPrefix(deref(c.Prefix))
-	if err != nil {
-		return delivery.Spec{}, false, err
+	spec := delivery.Spec{Stream: st.Name, Version: st.Version, Legs: []delivery.LegSpec{main}}
+	if b := c.S3BackupConfiguration; c.S3BackupMode == "Enabled" && b != nil {
+		backup, err := legFor(delivery.LegBackup, b.BucketARN, deref(b.Prefix), b.CompressionFormat, b.EncryptionConfiguration,
+			b.BufferingHints, "", deref(c.CustomTimeZone))
+		if err != nil {
+			return delivery.Spec{}, false, err
+		}
+		spec.Legs = append(spec.Legs, backup)
 	}
-	format := compress.Format(c.CompressionFormat)
-	return delivery.Spec{
-		Stream:      st.Name,
-		Version:     st.Version,
-		Bucket:      destination.BucketFromARN(c.BucketARN),
+	return spec, true, nil
+}
+
+func legFor(name, bucketARN, pfx string, format api.CompressionFormat, enc *api.EncryptionConfiguration,
+	hints *api.BufferingHints, fileExt, zone string) (delivery.LegSpec, error) {
+	loc, err := prefix.Location(zone)
+	if err != nil {
+		return delivery.LegSpec{}, err
+	}
+	expr, err := prefix.DataPrefix(pfx)
+	if err != nil {
+		return delivery.LegSpec{}, err
+	}
+	f := compress.Format(format)
+	l := delivery.LegSpec{
+		Name:        name,
+		Bucket:      destination.BucketFromARN(bucketARN),
 		Prefix:      expr,
 		Location:    loc,
-		Compression: format,
-		Extension:   format.ObjectExtension(deref(c.FileExtension)),
-		SizeBytes:   *c.BufferingHints.SizeInMBs << 20,
-		Interval:    time.Duration(*c.BufferingHints.IntervalInSeconds) * time.Second,
-	}, true, nil
+		Compression: f,
+		Extension:   f.ObjectExtension(fileExt),
+		SizeBytes:   *hints.SizeInMBs << 20,
+		Interval:    time.Duration(*hints.IntervalInSeconds) * time.Second,
+	}
+	if enc != nil && enc.KMSEncryptionConfig != nil {
+		l.KMSKeyARN = enc.KMSEncryptionConfig.AWSKMSKeyARN
+	}
+	return l, nil
 }

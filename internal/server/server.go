@@ -152,6 +152,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /{$}", h)
 	mux.HandleFunc("POST /_hydrant/flush", s.handleFlush)
+	mux.HandleFunc("GET /_hydrant/streams/{name}/delivery", s.handleDeliveryStatus)
 	mux.HandleFunc("GET /_hydrant/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -187,6 +188,31 @@ func (s *Server) handleFlush(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// handleDeliveryStatus reports a stream's delivery legs: buffered data, data freshness (the
+// age of the oldest record not yet delivered), totals and the last error.
+func (s *Server) handleDeliveryStatus(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	legs, ok := s.deliveries.Status(name)
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "no delivery worker for stream " + name})
+		return
+	}
+	type leg struct {
+		delivery.LegStatus
+		DataFreshnessSeconds float64 `json:"dataFreshnessSeconds"`
+	}
+	out := struct {
+		Stream string `json:"stream"`
+		Legs   []leg  `json:"legs"`
+	}{Stream: name, Legs: []leg{}}
+	for _, l := range legs {
+		out.Legs = append(out.Legs, leg{LegStatus: l, DataFreshnessSeconds: l.DataFreshness.Seconds()})
+	}
 	_ = json.NewEncoder(w).Encode(out)
 }
 

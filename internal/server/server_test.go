@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -273,5 +274,57 @@ func TestFullJournalRefusesPutsAndKeepsAcknowledgedRecords(t *testing.T) {
 	// Once delivery settled and trimmed the journal, puts are accepted again.
 	if _, err := ts.client.PutRecord(ctx, &firehose.PutRecordInput{DeliveryStreamName: aws.String("full"), Record: &types.Record{Data: []byte("again")}}, noRetry); err != nil {
 		t.Errorf("put after delivery freed the journal: %v", err)
+	}
+}
+
+func TestS3BackupDeliversSourceRecordsToTheBackupBucket(t *testing.T) {
+	ts := startServer(t, "")
+	ctx := context.Background()
+	cfg := s3Config("main")
+	cfg.CompressionFormat = types.CompressionFormatGzip
+	cfg.S3BackupMode = types.S3BackupModeEnabled
+	cfg.S3BackupConfiguration = &types.S3DestinationConfiguration{
+		RoleARN: aws.String("arn:aws:iam::000000000000:role/r"), BucketARN: aws.String("arn:aws:s3:::backup"),
+		Prefix: aws.String("source/"),
+	}
+	ts.createStream(t, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("bk"), ExtendedS3DestinationConfiguration: cfg})
+	if _, err := ts.client.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("bk"),
+		Records: []types.Record{{Data: []byte("one,")}, {Data: []byte("two,")}}}); err != nil {
+		t.Fatal(err)
+	}
+	ts.flush(t)
+	backup := ts.objects(t, "backup")
+	if len(backup) != 1 {
+		t.Fatalf("backup objects %v, want 1", sortedKeys(backup))
+	}
+	key := sortedKeys(backup)[0]
+	if !strings.HasPrefix(key, "source/") || strings.HasSuffix(key, ".gz") || string(backup[key]) != "one,two," {
+		t.Errorf("backup object %s = %q, want source/... uncompressed \"one,two,\"", key, backup[key])
+	}
+	if main := ts.objects(t, "main"); len(main) != 1 || !strings.HasSuffix(sortedKeys(main)[0], ".gz") {
+		t.Errorf("destination objects %v", sortedKeys(main))
+	}
+	resp, err := http.Get(ts.url + "/_hydrant/streams/bk/delivery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var status struct {
+		Legs []struct {
+			Leg     string `json:"leg"`
+			Bucket  string `json:"bucket"`
+			Records int    `json:"records"`
+		} `json:"legs"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&status); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		Leg     string `json:"leg"`
+		Bucket  string `json:"bucket"`
+		Records int    `json:"records"`
+	}{{"destination", "main", 2}, {"backup", "backup", 2}}
+	if diff := cmp.Diff(want, status.Legs); diff != "" {
+		t.Errorf("delivery status (-want +got):\n%s", diff)
 	}
 }

@@ -43,6 +43,10 @@ type Config struct {
 	PartSize int64
 	// Concurrency is the number of parts in flight per object. Zero means DefaultConcurrency.
 	Concurrency int
+	// SignPayload signs the body's SHA-256 over plain http too, for stores that refuse
+	// UNSIGNED-PAYLOAD. It costs a SHA-256 pass over every byte; over https the SDK's
+	// default (a trailing CRC32 checksum) applies either way.
+	SignPayload bool
 	// Buckets overrides the settings of single buckets, keyed by the bucket name of the
 	// BucketARN (arn:aws:s3:::name).
 	Buckets map[string]Bucket

@@ -19,6 +19,8 @@ const (
 	// abortTimeout bounds AbortMultipartUpload, which runs even when the caller's context
 	// is already cancelled.
 	abortTimeout = 30 * time.Second
+	// maxPendingAborts bounds the uploads remembered for a later abort.
+	maxPendingAborts = 1000
 )
 
 // putMultipart uploads body in parts and returns how many. On any failure it aborts the
@@ -58,7 +60,7 @@ func (s *Store) putMultipart(ctx context.Context, c *awss3.Client, bucket, key s
 			return n, nil
 		}
 	}
-	s.abort(ctx, c, bucket, key, uploadID)
+	s.abort(ctx, upload{client: c, bucket: bucket, key: key, id: uploadID})
 	return n, err
 }
 
@@ -94,7 +96,7 @@ func (s *Store) uploadParts(ctx context.Context, c *awss3.Client, bucket, key st
 					Body:              bytes.NewReader(body[lo:hi]),
 					ContentLength:     aws.Int64(hi - lo),
 					ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
-				}, awss3.WithAPIOptions(addUnsignedPayloadOverHTTP))
+				}, s.payloadOptions...)
 				if err != nil {
 					once.Do(func() {
 						firstErr = fmt.Errorf("upload part %d of %d: %w", i+1, n, err)
@@ -120,20 +122,57 @@ func (s *Store) uploadParts(ctx context.Context, c *awss3.Client, bucket, key st
 	return parts, nil
 }
 
-// abort aborts an upload under a context that outlives the caller's cancellation, and logs
-// (but does not return) a failure: the original error matters more to the caller.
-func (s *Store) abort(ctx context.Context, c *awss3.Client, bucket, key string, uploadID *string) {
+// upload is a multipart upload to abort.
+type upload struct {
+	client      *awss3.Client
+	bucket, key string
+	id          *string
+}
+
+// abort aborts an upload under a context that outlives the caller's cancellation. A failure
+// (the store is down, say) is logged, not returned — the original error matters more to the
+// caller — and the upload is remembered and aborted again after the next object stored
+// through the same client.
+func (s *Store) abort(ctx context.Context, u upload) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	_, err := c.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
-		Bucket:   aws.String(bucket),
-		Key:      aws.String(key),
-		UploadId: uploadID,
+	_, err := u.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
+		Bucket:   aws.String(u.bucket),
+		Key:      aws.String(u.key),
+		UploadId: u.id,
 	})
 	var nsu *types.NoSuchUpload
 	if err != nil && !errors.As(err, &nsu) {
-		s.log.Warn("s3 multipart abort failed", "bucket", bucket, "key", key, "upload_id", aws.ToString(uploadID), "err", err)
+		s.log.Warn("s3 multipart abort failed", "bucket", u.bucket, "key", u.key, "upload_id", aws.ToString(u.id), "err", err)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.pendingAborts) >= maxPendingAborts {
+			old := s.pendingAborts[0]
+			s.log.Warn("s3 multipart upload left incomplete", "bucket", old.bucket, "key", old.key, "upload_id", aws.ToString(old.id))
+			s.pendingAborts = s.pendingAborts[1:]
+		}
+		s.pendingAborts = append(s.pendingAborts, u)
 		return
 	}
-	s.log.Debug("s3 multipart aborted", "bucket", bucket, "key", key, "upload_id", aws.ToString(uploadID))
+	s.log.Debug("s3 multipart aborted", "bucket", u.bucket, "key", u.key, "upload_id", aws.ToString(u.id))
+}
+
+// retryAborts aborts again the remembered uploads of client c, now that c has just stored an
+// object.
+func (s *Store) retryAborts(ctx context.Context, c *awss3.Client) {
+	s.mu.Lock()
+	var mine []upload
+	rest := s.pendingAborts[:0]
+	for _, u := range s.pendingAborts {
+		if u.client == c {
+			mine = append(mine, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	s.pendingAborts = rest
+	s.mu.Unlock()
+	for _, u := range mine {
+		s.abort(ctx, u)
+	}
 }

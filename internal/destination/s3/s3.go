@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,11 @@ type Store struct {
 	concurrency int
 	def         target
 	buckets     map[string]target // ARN bucket name → target
+	// payloadOptions are the per-call options of PutObject and UploadPart.
+	payloadOptions []func(*awss3.Options)
+
+	mu            sync.Mutex
+	pendingAborts []upload // multipart uploads whose abort failed
 }
 
 // target is where one ARN bucket name goes: a client and the real bucket name.
@@ -91,6 +97,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	if s.concurrency == 0 {
 		s.concurrency = DefaultConcurrency
+	}
+	if !cfg.SignPayload {
+		s.payloadOptions = []func(*awss3.Options){awss3.WithAPIOptions(addUnsignedPayloadOverHTTP)}
 	}
 	httpClient := awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = dialTimeout }).
@@ -237,6 +246,7 @@ func (s *Store) PutObject(ctx context.Context, o destination.Object) error {
 	if err != nil {
 		return newError(bucket, o.Key, err)
 	}
+	s.retryAborts(ctx, t.client)
 	s.log.Debug("s3 object stored", "bucket", bucket, "key", o.Key, "bytes", len(o.Body), "parts", parts, "duration", time.Since(start))
 	return nil
 }
@@ -262,7 +272,7 @@ func (s *Store) putSingle(ctx context.Context, c *awss3.Client, bucket, key stri
 		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(h.kmsKeyARN)
 	}
-	_, err := c.PutObject(ctx, in, awss3.WithAPIOptions(addUnsignedPayloadOverHTTP))
+	_, err := c.PutObject(ctx, in, s.payloadOptions...)
 	return err
 }
 
