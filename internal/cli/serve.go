@@ -12,14 +12,16 @@ import (
 
 func newServe(stderr io.Writer) *cobra.Command {
 	var (
-		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen string
+		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen, objectStore string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Firehose API and delivery on the embedded journal",
 		Long: `Run the Firehose API (AWS JSON 1.1) on --listen, keeping records in an embedded
 NATS JetStream journal under --data-dir and delivering them to the local directory
-<data-dir>/s3/<bucket>/ (or a directory mapped in the config file).
+<data-dir>/s3/<bucket>/ (or a directory mapped in the config file), or to an S3-compatible
+store: AWS_ENDPOINT_URL_S3=http://127.0.0.1:9000 hydrant serve sends every bucket there, with
+credentials from the standard AWS chain.
 
 The optional --config file is YAML or JSON; flags given on the command line override it.
 AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file does.`,
@@ -44,6 +46,11 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 			if flags.Changed("account-id") || cfg.AccountID == "" {
 				cfg.AccountID = account
 			}
+			if flags.Changed("object-store") {
+				cfg.ObjectStore = objectStore
+			} else if cfg.ObjectStore == "" && (cfg.S3.Endpoint != "" || firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL") != "") {
+				cfg.ObjectStore = server.StoreS3
+			}
 			if flags.Changed("pprof-listen") {
 				cfg.PprofListen = pprofListen
 			}
@@ -66,6 +73,7 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 	f.StringVar(&account, "account-id", server.DefaultAccountID, "account id in ARNs")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	f.StringVar(&objectStore, "object-store", "", "where buckets live: local (<data-dir>/s3/<bucket>) or s3 (default: s3 when an S3 endpoint is configured, e.g. AWS_ENDPOINT_URL_S3)")
 	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go runtime profiles (net/http/pprof) on host:port")
 	return cmd
 }

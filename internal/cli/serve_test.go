@@ -43,13 +43,16 @@ func TestFullConfigValues(t *testing.T) {
 		Listen, DataDir, Region, Account, JournalDir string
 		Retention                                    time.Duration
 		MaxBytes                                     int64
-		Buckets                                      map[string]string
+		Dirs                                         map[string]string
+		ObjectStore, S3Endpoint, LakeName            string
 		Streams                                      int
-	}{c.Listen, c.DataDir, c.Region, c.AccountID, c.Journal.Dir, c.Journal.Retention, c.Journal.MaxBytesPerStream, c.Buckets, len(c.Streams)}
+	}{c.Listen, c.DataDir, c.Region, c.AccountID, c.Journal.Dir, c.Journal.Retention, c.Journal.MaxBytesPerStream,
+		map[string]string{"archive": c.Buckets["archive"].Dir}, c.ObjectStore, c.S3.Endpoint, c.Buckets["lake"].Name, len(c.Streams)}
 	want := got
 	want.Listen, want.DataDir, want.Region, want.Account = "127.0.0.1:4999", "/var/lib/hydrant", "eu-west-1", "123456789012"
 	want.JournalDir, want.Retention, want.MaxBytes = "/var/lib/hydrant/journal", 48*time.Hour, 1<<30
-	want.Buckets, want.Streams = map[string]string{"archive": "/mnt/archive"}, 1
+	want.Dirs, want.Streams = map[string]string{"archive": "/mnt/archive"}, 1
+	want.ObjectStore, want.S3Endpoint, want.LakeName = "local", "http://127.0.0.1:9000", "real-lake"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}

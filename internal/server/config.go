@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/hydrant-dev/hydrant/internal/destination/s3"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 )
 
@@ -21,8 +22,15 @@ type Config struct {
 	// Region and AccountID appear in ARNs, default us-east-1 and 000000000000.
 	Region    string `json:"region"`
 	AccountID string `json:"accountId"`
-	// Buckets maps a bucket name to a directory of its own; other buckets live under DataDir/s3.
-	Buckets map[string]string `json:"buckets"`
+	// ObjectStore is where buckets live by default: "local" (directories under DataDir/s3)
+	// or "s3" (an S3-compatible store, configured by S3 and the standard AWS environment).
+	// Empty means "local"; the serve command picks "s3" when an S3 endpoint is configured.
+	ObjectStore string `json:"objectStore"`
+	// S3 configures the S3-compatible object store.
+	S3 s3.Config `json:"s3"`
+	// Buckets places single buckets: in a directory of their own, or in S3 with settings of
+	// their own.
+	Buckets map[string]BucketConfig `json:"buckets"`
 	// MaxStreams is the number of delivery streams allowed, default 5,000 as in AWS.
 	MaxStreams int `json:"maxStreams"`
 	// Streams are CreateDeliveryStream inputs created at start when missing.
@@ -82,6 +90,9 @@ func (c Config) WithDefaults() Config {
 	if c.AccountID == "" {
 		c.AccountID = DefaultAccountID
 	}
+	if c.ObjectStore == "" {
+		c.ObjectStore = StoreLocal
+	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = 5000
 	}
@@ -121,10 +132,19 @@ func (c Config) Validate() error {
 	if c.MaxStreams < 1 {
 		errs = append(errs, fmt.Errorf("maxStreams %d: must be at least 1", c.MaxStreams))
 	}
-	for b, dir := range c.Buckets {
-		if b == "" || dir == "" {
-			errs = append(errs, fmt.Errorf("buckets: bucket %q and directory %q must both be set", b, dir))
+	if c.ObjectStore != StoreLocal && c.ObjectStore != StoreS3 {
+		errs = append(errs, fmt.Errorf("objectStore %q: must be %q or %q", c.ObjectStore, StoreLocal, StoreS3))
+	}
+	for name, b := range c.Buckets {
+		if name == "" {
+			errs = append(errs, errors.New("buckets: a bucket name is empty"))
 		}
+		if b.Dir != "" && b.s3Overrides() {
+			errs = append(errs, fmt.Errorf("buckets.%s: dir and S3 settings are exclusive", name))
+		}
+	}
+	if err := c.S3.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("s3: %w", err))
 	}
 	if err := c.Journal.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("journal: %w", err))

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
 	"github.com/hydrant-dev/hydrant/internal/catalog"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
-	"github.com/hydrant-dev/hydrant/internal/destination/localdir"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 )
 
@@ -34,7 +32,7 @@ type Server struct {
 	journal    *journal.Journal
 	cat        *catalog.Catalog
 	deliveries *delivery.Manager
-	objects    *localdir.Dir
+	objects    *objectRouter
 	svc        *service
 	putBatches sync.Pool
 }
@@ -60,8 +58,6 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // Addr is the listener's address; valid after Ready.
 func (s *Server) Addr() string { return s.addr }
 
-// ObjectPath returns where the local-directory destination keeps bucket's key.
-func (s *Server) ObjectPath(bucket, key string) (string, error) { return s.objects.Path(bucket, key) }
 
 // Run starts every part, serves until ctx ends, then stops them in order.
 func (s *Server) Run(ctx context.Context) error {
@@ -79,7 +75,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cat, err = catalog.Open(ctx, catalog.Config{MaxStreams: s.cfg.MaxStreams}, kv); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
 	}
-	if s.objects, err = localdir.New(filepath.Join(s.cfg.DataDir, "s3"), s.cfg.Buckets); err != nil {
+	if s.objects, err = newObjectRouter(ctx, s.cfg, s.log); err != nil {
 		return err
 	}
 
