@@ -58,7 +58,6 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // Addr is the listener's address; valid after Ready.
 func (s *Server) Addr() string { return s.addr }
 
-
 // Run starts every part, serves until ctx ends, then stops them in order.
 func (s *Server) Run(ctx context.Context) error {
 	j, err := journal.Open(ctx, s.cfg.Journal, s.log.With("part", "journal"))
