@@ -33,5 +33,8 @@ if ! "$gobin/gotestsum" --version 2>/dev/null | grep -q "${GOTESTSUM_VERSION#v}"
   go install "gotest.tools/gotestsum@${GOTESTSUM_VERSION}"
 fi
 
+# A real S3-compatible server for the S3 destination tests (built once, cached in GOPATH/bin).
+./scripts/install-minio.sh
+
 go build ./...
 exec "$gobin/gotestsum" --format pkgname-and-test-fails -- -count=1 -timeout 20m ./... "$@"

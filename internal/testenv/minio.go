@@ -154,17 +154,31 @@ func (m *MinIO) start() error {
 			return fail(fmt.Errorf("minio exited: %v", waitErr))
 		default:
 		}
-		resp, err := hc.Get(m.Endpoint() + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				m.cmd, m.out, m.exited = cmd, out, exited
-				return nil
-			}
+		if m.ready(hc) {
+			m.cmd, m.out, m.exited = cmd, out, exited
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fail(fmt.Errorf("minio not live after %v", startTimeout))
+}
+
+// ready reports whether the server is live and serves S3 requests: /minio/health/live answers
+// 200 before the object layer is initialised (XMinioServerNotInitialized), so a ListBuckets
+// must succeed too.
+func (m *MinIO) ready(hc *http.Client) bool {
+	resp, err := hc.Get(m.Endpoint() + "/minio/health/live")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = m.client().ListBuckets(ctx, &s3.ListBucketsInput{})
+	return err == nil
 }
 
 func (m *MinIO) logTail() string {
@@ -295,16 +309,20 @@ func (m *MinIO) Head(t testing.TB, bucket, key string) ObjectMeta {
 	}
 }
 
-// IncompleteUploads returns "key uploadID" of every multipart upload in progress in a bucket.
-func (m *MinIO) IncompleteUploads(t testing.TB, bucket string) []string {
+// IncompleteUploads returns the IDs of the multipart uploads of bucket/key in progress. MinIO
+// lists the uploads of one key at a time (a prefix that is not a whole key lists nothing), so
+// the key is required.
+func (m *MinIO) IncompleteUploads(t testing.TB, bucket, key string) []string {
 	t.Helper()
-	out, err := m.Client(t).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	out, err := m.Client(t).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
 	if err != nil {
-		t.Fatalf("list multipart uploads of %s: %v", bucket, err)
+		t.Fatalf("list multipart uploads of %s/%s: %v", bucket, key, err)
 	}
-	var ups []string
+	var ids []string
 	for _, u := range out.Uploads {
-		ups = append(ups, aws.ToString(u.Key)+" "+aws.ToString(u.UploadId))
+		if aws.ToString(u.Key) == key {
+			ids = append(ids, aws.ToString(u.UploadId))
+		}
 	}
-	return ups
+	return ids
 }

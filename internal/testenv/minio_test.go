@@ -38,8 +38,15 @@ func TestMinIOStartStopRestart(t *testing.T) {
 	if meta := m.Head(t, "bucket", "a/2"); meta.ContentType != "text/plain" || meta.ContentLength != 3 {
 		t.Errorf("Head = %+v", meta)
 	}
-	if ups := m.IncompleteUploads(t, "bucket"); len(ups) != 0 {
-		t.Errorf("incomplete uploads = %v", ups)
+	up, err := m.Client(t).CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("bucket"), Key: aws.String("a/3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.IncompleteUploads(t, "bucket", "a/3"); len(got) != 1 || got[0] != aws.ToString(up.UploadId) {
+		t.Errorf("IncompleteUploads = %v, want [%s]", got, aws.ToString(up.UploadId))
+	}
+	if got := m.IncompleteUploads(t, "bucket", "a/2"); len(got) != 0 {
+		t.Errorf("IncompleteUploads of a key without uploads = %v", got)
 	}
 }
 

@@ -88,6 +88,7 @@ type server struct {
 	Addr    string // host:port
 	URL     string // http://host:port
 	logPath string
+	env     []string // extra environment of the process
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
@@ -95,14 +96,14 @@ type server struct {
 
 // startServer runs the binary on a free loopback port with dataDir (a new temp dir when
 // empty) and waits until /_hydrant/health answers. The process is stopped at cleanup.
-func startServer(t testing.TB, dataDir string) *server {
+func startServer(t testing.TB, dataDir string, env ...string) *server {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	logs := t.TempDir()
 	for attempt := 0; ; attempt++ {
-		s := &server{t: t, DataDir: dataDir, Addr: freeAddr(t), exited: make(chan struct{})}
+		s := &server{t: t, DataDir: dataDir, Addr: freeAddr(t), env: env, exited: make(chan struct{})}
 		s.URL = "http://" + s.Addr
 		s.logPath = filepath.Join(logs, fmt.Sprintf("hydrant-%d.log", attempt))
 		err := s.start()
@@ -124,7 +125,7 @@ func (s *server) start() error {
 	}
 	s.cmd = exec.Command(binary, "serve", "--data-dir", s.DataDir, "--listen", s.Addr, "--log-level", "info")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.Env = append(os.Environ(), "AWS_REGION=us-east-1")
+	s.cmd.Env = append(append(os.Environ(), "AWS_REGION=us-east-1"), s.env...)
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
 		return err
