@@ -123,12 +123,22 @@ type Config struct {
 	// Now returns the modification time recorded in ZIP entries. Nil means
 	// time.Now.
 	Now func() time.Time
+	// Concurrency is how many blocks of a GZIP object are compressed in
+	// parallel (klauspost/pgzip: still one gzip member, each block primed with
+	// the previous block's last 32 KiB). 0 or 1 compresses on one goroutine.
+	Concurrency int
 }
+
+// gzipBlockSize is the input size of one block of a parallel GZIP object.
+const gzipBlockSize = 1 << 20
 
 // Validate reports a Config field outside its bounds.
 func (c Config) Validate() error {
 	if c.Level != DefaultLevel && (c.Level < BestSpeed || c.Level > BestCompression) {
 		return fmt.Errorf("compress config: Level %d: must be 0 (default) or between %d and %d", c.Level, BestSpeed, BestCompression)
+	}
+	if c.Concurrency < 0 || c.Concurrency > 256 {
+		return fmt.Errorf("compress config: Concurrency %d: must be between 0 and 256", c.Concurrency)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/pgzip"
 )
 
 const (
@@ -46,8 +47,9 @@ type Encoder struct {
 	open    bool      // between Reset and Close
 	started bool      // the container's first bytes are written
 
-	// GZIP.
-	gz *gzip.Writer
+	// GZIP, on one goroutine (gz) or in parallel blocks (pgz).
+	gz  *gzip.Writer
+	pgz *pgzip.Writer
 
 	// ZIP: a zip.Writer per object whose deflate stream is fl, reused.
 	fl    *flate.Writer
@@ -81,6 +83,17 @@ func NewEncoder(f Format, cfg Config) (*Encoder, error) {
 	e := &Encoder{format: f, cfg: cfg}
 	switch f {
 	case Gzip:
+		if cfg.Concurrency > 1 {
+			pgz, err := pgzip.NewWriterLevel(io.Discard, level)
+			if err != nil {
+				return nil, fmt.Errorf("create gzip writer: %w", err)
+			}
+			if err := pgz.SetConcurrency(gzipBlockSize, cfg.Concurrency); err != nil {
+				return nil, fmt.Errorf("create gzip writer: %w", err)
+			}
+			e.pgz = pgz
+			break
+		}
 		gz, err := gzip.NewWriterLevel(io.Discard, level)
 		if err != nil {
 			return nil, fmt.Errorf("create gzip writer: %w", err)
@@ -133,6 +146,10 @@ func (e *Encoder) Reset(w io.Writer) {
 		// library's) stores the zero time.Time as its truncated Unix seconds.
 		e.gz.ModTime = time.Unix(0, 0)
 	}
+	if e.pgz != nil {
+		e.pgz.Reset(w)
+		e.pgz.ModTime = time.Unix(0, 0)
+	}
 }
 
 // Write compresses p into the current object.
@@ -149,7 +166,11 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	case Uncompressed:
 		n, err = e.w.Write(p)
 	case Gzip:
-		n, err = e.gz.Write(p)
+		if e.pgz != nil {
+			n, err = e.pgz.Write(p)
+		} else {
+			n, err = e.gz.Write(p)
+		}
 	case Zip:
 		if err = e.startZip(); err == nil {
 			n, err = e.entry.Write(p)
@@ -178,7 +199,11 @@ func (e *Encoder) Close() error {
 	var err error
 	switch e.format {
 	case Gzip:
-		err = e.gz.Close()
+		if e.pgz != nil {
+			err = e.pgz.Close()
+		} else {
+			err = e.gz.Close()
+		}
 	case Zip:
 		if err = e.startZip(); err == nil {
 			err = e.zw.Close()

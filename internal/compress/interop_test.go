@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -92,6 +93,9 @@ func TestIndependentDecoders(t *testing.T) {
 		{"gzip -dc", Gzip, func(t *testing.T, path string) []byte {
 			return run(t, path, lookTool(t, "gzip", "gzip"), "-dc")
 		}},
+		{"gzip -dc parallel blocks", Gzip, func(t *testing.T, path string) []byte {
+			return run(t, path, lookTool(t, "gzip", "gzip"), "-dc")
+		}},
 		{"unzip -p", Zip, func(t *testing.T, path string) []byte {
 			unzip := lookTool(t, "unzip", "unzip")
 			run(t, "", unzip, "-tq", path) // CRC check of every entry
@@ -120,7 +124,11 @@ func TestIndependentDecoders(t *testing.T) {
 		for _, in := range testInputs() {
 			t.Run(d.name+"/"+in.name, func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "object"+d.format.Extension())
-				if err := os.WriteFile(path, encode(t, d.format, Config{}, in.data, recordSizes(13)), 0o600); err != nil {
+				cfg := Config{}
+				if strings.HasSuffix(d.name, "parallel blocks") {
+					cfg.Concurrency = 4
+				}
+				if err := os.WriteFile(path, encode(t, d.format, cfg, in.data, recordSizes(13)), 0o600); err != nil {
 					t.Fatal(err)
 				}
 				sameBytes(t, d.decode(t, path), in.data)

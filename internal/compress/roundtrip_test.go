@@ -283,8 +283,16 @@ func TestZipLayout(t *testing.T) {
 }
 
 func TestGzipIsOneMember(t *testing.T) {
-	data := logLines(1<<20, 41)
-	b := encode(t, Gzip, Config{}, data, recordSizes(6))
+	for _, concurrency := range []int{0, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+			testGzipIsOneMember(t, Config{Concurrency: concurrency})
+		})
+	}
+}
+
+func testGzipIsOneMember(t *testing.T, cfg Config) {
+	data := logLines(5<<20, 41) // several parallel blocks
+	b := encode(t, Gzip, cfg, data, recordSizes(6))
 	br := bytes.NewReader(b)
 	zr, err := stdgzip.NewReader(br)
 	if err != nil {

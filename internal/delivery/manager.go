@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/hydrant-dev/hydrant/internal/compress"
 )
 
 // ErrNoWorker is returned by Flush for a stream that has no running worker.
@@ -21,6 +23,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	Backoff Backoff
 	Now     func() time.Time
+	// Compression configures the encoders of every leg; its Concurrency lets one GZIP object
+	// use several cores.
+	Compression compress.Config
 }
 
 // Manager owns one worker per delivery stream.
@@ -87,6 +92,7 @@ func (m *Manager) start(spec Spec, status *Status) {
 		now:     m.deps.Now,
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		status:  status,
+		zcfg:    m.deps.Compression,
 		flushes: make(chan flushReq),
 		drain:   make(chan struct{}),
 	}

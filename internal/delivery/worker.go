@@ -88,6 +88,7 @@ type worker struct {
 	now     func() time.Time
 	rnd     *rand.Rand
 	status  *Status
+	zcfg    compress.Config
 
 	flushes chan flushReq
 	drain   chan struct{} // closed to ask for a final flush and exit
@@ -427,7 +428,7 @@ func (w *worker) settle(ctx context.Context, l *leg, seq uint64) error {
 func (w *worker) write(ctx context.Context, l *leg, key string) error {
 	w.enc.Reset()
 	if l.zw == nil {
-		zw, err := compress.NewEncoder(l.Compression, compress.Config{})
+		zw, err := compress.NewEncoder(l.Compression, w.zcfg)
 		if err != nil {
 			return err
 		}

@@ -11,12 +11,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
 	"github.com/hydrant-dev/hydrant/internal/catalog"
+	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 )
@@ -82,6 +84,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stop()
 	s.deliveries = delivery.NewManager(runCtx, delivery.Deps{
 		Log: j, State: j, Objects: s.objects, Logger: s.log.With("part", "delivery"), Now: s.now,
+		Compression: compress.Config{Concurrency: runtime.GOMAXPROCS(0)},
 	})
 	var tasks sync.WaitGroup
 	s.svc = &service{

@@ -72,10 +72,6 @@ type clientKey struct {
 	accessKeyID, secretAccessKey, sessionToken, profile string
 }
 
-var _ interface {
-	PutObject(context.Context, destination.Object) error
-} = (*Store)(nil)
-
 // New validates cfg and builds one client per distinct endpoint, region, addressing style and
 // credentials. It loads the AWS shared configuration (and fails on a missing profile) but sends
 // no request.
