@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -17,10 +16,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hydrant-dev/hydrant/bench/internal/harness"
 )
 
 type options struct {
@@ -59,18 +59,18 @@ func main() {
 
 // hydrantResult is the Hydrant side of the report.
 type hydrantResult struct {
-	load             loadResult
+	load             harness.LoadResult
 	deliveredAtEnd   int64         // bytes in objects when the load ended (delivery ran concurrently)
 	objectsAtEnd     int           // objects written during the load
 	flushTook        time.Duration // load end → flush answered, every acknowledged byte in objects
 	delivered        int64         // bytes in objects after the flush
-	natural          loadResult
+	natural          harness.LoadResult
 	naturalTook      time.Duration // load end → every acknowledged byte in objects, no flush
 	naturalDelivered int64
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	root, err := moduleRoot()
+	root, err := harness.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -82,17 +82,17 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	bin := o.hydrantBin
 	if bin == "" {
 		fmt.Fprintln(stdout, "building ./cmd/hydrant ...")
-		if bin, err = buildHydrant(root, tmp); err != nil {
+		if bin, err = harness.BuildHydrant(root, tmp); err != nil {
 			return err
 		}
 	}
-	spec := loadSpec{Concurrency: o.concurrency, Records: o.records, RecordBytes: o.recordBytes, Sign: o.sign, Raw: !o.sdk}
+	spec := harness.LoadSpec{Concurrency: o.concurrency, Records: o.records, RecordBytes: o.recordBytes, Sign: o.sign, Raw: !o.sdk}
 
 	h, err := benchHydrant(ctx, o, bin, tmp, spec, stdout)
 	if err != nil {
 		return err
 	}
-	var moto *loadResult
+	var moto *harness.LoadResult
 	if !o.skipMoto {
 		m, err := benchMoto(ctx, o, tmp, spec, stdout)
 		if err != nil {
@@ -111,42 +111,35 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(root, p)
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if info, _ := f.Stat(); info != nil && info.Size() == 0 {
-		fmt.Fprint(f, "# Ingest benchmark results\n\nAppended by `bench/run.sh` (`go run ./bench/ingest`); newest last.\n")
-	}
-	if _, err := fmt.Fprint(f, "\n"+report); err != nil {
-		f.Close()
+	header := "# Ingest benchmark results\n\nAppended by `bench/run.sh` (`go run ./bench/ingest`); newest last.\n"
+	if err := harness.AppendResults(p, header, report); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nappended to %s\n", p)
-	return f.Close()
+	return nil
 }
 
-func benchHydrant(ctx context.Context, o options, bin, tmp string, spec loadSpec, stdout io.Writer) (hydrantResult, error) {
+func benchHydrant(ctx context.Context, o options, bin, tmp string, spec harness.LoadSpec, stdout io.Writer) (hydrantResult, error) {
 	var h hydrantResult
 	dataDir := filepath.Join(tmp, "hydrant-data")
 	logPath := filepath.Join(tmp, "hydrant.log")
-	p, err := startProc("hydrant", logPath, "/_hydrant/health", 30*time.Second,
-		bin, "serve", "--data-dir", dataDir, "--listen", "{addr}", "--log-level", "warn")
+	p, err := harness.StartProc(harness.ProcSpec{Name: "hydrant", LogPath: logPath, Ready: "/_hydrant/health", Within: 30 * time.Second,
+		Argv: []string{bin, "serve", "--data-dir", dataDir, "--listen", "{addr}", "--log-level", "warn"}})
 	if err != nil {
 		return h, err
 	}
-	defer p.stop()
-	c := newClient(p.URL, 2, true)
+	defer p.Stop()
+	c := harness.NewClient(p.URL, 2, true)
 	size, interval := int32(o.sizeMB), int32(o.intervalS)
-	if err := createStream(ctx, c, "bench", "bench", size, interval); err != nil {
+	if err := harness.CreateStream(ctx, c, harness.StreamSpec{Name: "bench", Bucket: "bench", SizeMB: size, IntervalS: interval}); err != nil {
 		return h, err
 	}
 
 	fmt.Fprintf(stdout, "hydrant: %d clients × PutRecordBatch(%d × %d B) for %v ...\n", spec.Concurrency, spec.Records, spec.RecordBytes, o.duration)
 	spec.URL, spec.Stream, spec.Duration = p.URL, "bench", o.duration
-	h.load = runLoad(ctx, spec)
+	h.load = harness.RunLoad(ctx, spec)
 	h.deliveredAtEnd, h.objectsAtEnd, _ = deliveredBytes(dataDir, "bench")
-	if err := flush(ctx, p.URL, "bench"); err != nil {
+	if err := harness.Flush(ctx, p.URL, "bench"); err != nil {
 		return h, err
 	}
 	h.flushTook = time.Since(h.load.LoadEnded)
@@ -156,15 +149,15 @@ func benchHydrant(ctx context.Context, o options, bin, tmp string, spec loadSpec
 	if h.delivered < h.load.AckedBytes {
 		return h, fmt.Errorf("after flush %d bytes delivered, %d acknowledged: acknowledged records missing", h.delivered, h.load.AckedBytes)
 	}
-	fmt.Fprintf(stdout, "  %.0f records/s, %.1f MB/s, flush done %v after the load\n", h.load.recordsPerSec(), h.load.mbPerSec(), h.flushTook.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "  %.0f records/s, %.1f MB/s, flush done %v after the load\n", h.load.RecordsPerSec(), h.load.MBPerSec(), h.flushTook.Round(time.Millisecond))
 
 	if o.naturalDuration > 0 {
-		if err := createStream(ctx, c, "natural", "natural", size, interval); err != nil {
+		if err := harness.CreateStream(ctx, c, harness.StreamSpec{Name: "natural", Bucket: "natural", SizeMB: size, IntervalS: interval}); err != nil {
 			return h, err
 		}
 		fmt.Fprintf(stdout, "hydrant: natural delivery: %v of load, then no flush (interval %ds) ...\n", o.naturalDuration, o.intervalS)
 		spec.Stream, spec.Duration = "natural", o.naturalDuration
-		h.natural = runLoad(ctx, spec)
+		h.natural = harness.RunLoad(ctx, spec)
 		limit := time.Duration(o.intervalS)*time.Second + 2*time.Minute
 		for {
 			n, _, err := deliveredBytes(dataDir, "natural")
@@ -185,60 +178,46 @@ func benchHydrant(ctx context.Context, o options, bin, tmp string, spec loadSpec
 	return h, nil
 }
 
-func benchMoto(ctx context.Context, o options, tmp string, spec loadSpec, stdout io.Writer) (loadResult, error) {
+func benchMoto(ctx context.Context, o options, tmp string, spec harness.LoadSpec, stdout io.Writer) (harness.LoadResult, error) {
 	// A cold moto start (Python imports) can take tens of seconds.
-	p, err := startProc("moto", filepath.Join(tmp, "moto.log"), "/moto-api/", 2*time.Minute, o.motoBin, "-H", "{host}", "-p", "{port}")
+	p, err := harness.StartProc(harness.ProcSpec{Name: "moto", LogPath: filepath.Join(tmp, "moto.log"), Ready: "/moto-api/", Within: 2 * time.Minute,
+		Argv: []string{o.motoBin, "-H", "{host}", "-p", "{port}"}})
 	if err != nil {
-		return loadResult{}, err
+		return harness.LoadResult{}, err
 	}
-	defer p.stop()
+	defer p.Stop()
 	if err := createMotoBucket(ctx, p.URL, "bench"); err != nil {
-		return loadResult{}, err
+		return harness.LoadResult{}, err
 	}
-	if err := createStream(ctx, newClient(p.URL, 2, true), "bench", "bench", int32(o.sizeMB), int32(o.intervalS)); err != nil {
-		return loadResult{}, err
+	if err := harness.CreateStream(ctx, harness.NewClient(p.URL, 2, true), harness.StreamSpec{Name: "bench", Bucket: "bench", SizeMB: int32(o.sizeMB), IntervalS: int32(o.intervalS)}); err != nil {
+		return harness.LoadResult{}, err
 	}
 	fmt.Fprintf(stdout, "moto: %d clients × PutRecordBatch(%d × %d B) for %v ...\n", spec.Concurrency, spec.Records, spec.RecordBytes, o.motoDuration)
 	spec.URL, spec.Stream, spec.Duration = p.URL, "bench", o.motoDuration
-	r := runLoad(ctx, spec)
-	fmt.Fprintf(stdout, "  %.0f records/s, %.1f MB/s\n", r.recordsPerSec(), r.mbPerSec())
+	r := harness.RunLoad(ctx, spec)
+	fmt.Fprintf(stdout, "  %.0f records/s, %.1f MB/s\n", r.RecordsPerSec(), r.MBPerSec())
 	return r, nil
 }
 
-type sysInfo struct{ nproc, cpu, goVersion, rev, moto string }
+// sysInfo is the machine, the code and moto's version.
+type sysInfo struct {
+	harness.SysInfo
+	moto string
+}
 
 func systemInfo(root string) sysInfo {
-	s := sysInfo{nproc: fmt.Sprint(runtime.NumCPU()), cpu: "unknown", goVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH, rev: "unknown", moto: "unknown"}
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		s.nproc = strings.TrimSpace(string(out))
-	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				s.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
-		s.rev = strings.TrimSpace(string(out))
-		if dirty, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--", "cmd", "internal").Output(); len(dirty) > 0 {
-			s.rev += " + uncommitted changes in cmd/ internal/"
-		}
-	}
+	s := sysInfo{SysInfo: harness.SystemInfo(root), moto: "unknown"}
 	if out, err := exec.Command("python3", "-c", "import moto; print(moto.__version__)").Output(); err == nil {
 		s.moto = strings.TrimSpace(string(out))
 	}
 	return s
 }
 
-func render(o options, h hydrantResult, moto *loadResult, si sysInfo) string {
+func render(o options, h hydrantResult, moto *harness.LoadResult, si sysInfo) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s — ingest\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "- host: `nproc` %s, CPU %s, %s; client and servers share the machine\n", si.nproc, si.cpu, si.goVersion)
-	fmt.Fprintf(&b, "- hydrant revision %s; moto %s\n", si.rev, si.moto)
+	fmt.Fprintf(&b, "- host: `nproc` %s, CPU %s, %s; client and servers share the machine\n", si.NProc, si.CPU, si.GoVersion)
+	fmt.Fprintf(&b, "- hydrant revision %s; moto %s\n", si.Rev, si.moto)
 	client := "pre-encoded PutRecordBatch bodies over HTTP (one body per client, encoded once; -sdk for aws-sdk-go-v2)"
 	if o.sdk {
 		client = "aws-sdk-go-v2 PutRecordBatch (SigV4 over " + map[bool]string{true: "the body's SHA-256", false: "UNSIGNED-PAYLOAD"}[o.sign] + "), SDK retries off"
@@ -250,10 +229,10 @@ func render(o options, h hydrantResult, moto *loadResult, si sysInfo) string {
 
 	fmt.Fprintln(&b, "| target | load | calls ok / failed / partial | records acked | records/s | MB/s | p50 | p99 | max |")
 	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")
-	row := func(name string, r loadResult) {
+	row := func(name string, r harness.LoadResult) {
 		fmt.Fprintf(&b, "| %s | %v | %d / %d / %d | %d | %.0f | %.1f | %v | %v | %v |\n", name, r.Elapsed.Round(time.Millisecond),
-			r.OKCalls, r.FailedCalls, r.PartialCalls, r.AckedRecords, r.recordsPerSec(), r.mbPerSec(),
-			ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)))
+			r.OKCalls, r.FailedCalls, r.PartialCalls, r.AckedRecords, r.RecordsPerSec(), r.MBPerSec(),
+			ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), ms(r.Percentile(1)))
 	}
 	row("Hydrant", h.load)
 	if moto != nil {
@@ -261,8 +240,8 @@ func render(o options, h hydrantResult, moto *loadResult, si sysInfo) string {
 	}
 
 	fmt.Fprintln(&b)
-	if moto != nil && moto.recordsPerSec() > 0 {
-		fmt.Fprintf(&b, "- ratio Hydrant / moto: %.2f× records/s (%.0f / %.0f)\n", h.load.recordsPerSec()/moto.recordsPerSec(), h.load.recordsPerSec(), moto.recordsPerSec())
+	if moto != nil && moto.RecordsPerSec() > 0 {
+		fmt.Fprintf(&b, "- ratio Hydrant / moto: %.2f× records/s (%.0f / %.0f)\n", h.load.RecordsPerSec()/moto.RecordsPerSec(), h.load.RecordsPerSec(), moto.RecordsPerSec())
 	}
 	fmt.Fprintf(&b, "- Hydrant delivery during the load: %d objects, %.1f MB of %.1f MB acknowledged (%.0f%%) already in objects when the load ended\n",
 		h.objectsAtEnd, float64(h.deliveredAtEnd)/1e6, float64(h.load.AckedBytes)/1e6, 100*float64(h.deliveredAtEnd)/float64(max(h.load.AckedBytes, 1)))
@@ -277,7 +256,7 @@ func render(o options, h hydrantResult, moto *loadResult, si sysInfo) string {
 	}
 	for _, r := range []struct {
 		name string
-		r    *loadResult
+		r    *harness.LoadResult
 	}{{"Hydrant", &h.load}, {"moto", moto}} {
 		if r.r != nil && r.r.FirstErr != nil {
 			fmt.Fprintf(&b, "- %s call errors %v; first: %v\n", r.name, r.r.ErrorsByClass, r.r.FirstErr)

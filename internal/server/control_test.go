@@ -69,6 +69,8 @@ func TestCreateValidation(t *testing.T) {
 			"InvalidArgumentException", ""},
 		{"dynamic partitioning small buffer", `{"DeliveryStreamName":"s","ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::000000000000:role/r","BucketARN":"arn:aws:s3:::b","BufferingHints":{"SizeInMBs":5,"IntervalInSeconds":60},"Prefix":"!{partitionKeyFromQuery:k}/","ErrorOutputPrefix":"e/!{firehose:error-output-type}/","DynamicPartitioningConfiguration":{"Enabled":true}}}`,
 			"InvalidArgumentException", "BufferingHints.SizeInMBs must be at least 64 when Dynamic Partitioning is enabled."},
+		{"evaluated prefix too long", `{"DeliveryStreamName":"s","ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::000000000000:role/r","BucketARN":"arn:aws:s3:::b","Prefix":"` + strings.Repeat("p", 500) + `/"}}`,
+			"InvalidArgumentException", ""},
 		{"bad time zone", `{"DeliveryStreamName":"s","ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::000000000000:role/r","BucketARN":"arn:aws:s3:::b","CustomTimeZone":"Mars/Olympus"}}`,
 			"InvalidArgumentException", ""},
 		{"aws: tag", `{"DeliveryStreamName":"s","Tags":[{"Key":"aws:x","Value":"v"}],` + s3Dest + `}`, "ValidationException", ""},

@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
@@ -66,8 +68,16 @@ func checkExtendedS3(c *api.ExtendedS3DestinationConfiguration) error {
 	}); err != nil {
 		return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
 	}
-	if _, err := prefix.Location(deref(c.CustomTimeZone)); err != nil {
+	loc, err := prefix.Location(deref(c.CustomTimeZone))
+	if err != nil {
 		return api.Errorf(api.CodeInvalidArgument, "CustomTimeZone %q is not a valid time zone.", deref(c.CustomTimeZone))
+	}
+	if !dynamic {
+		// Without partition keys an evaluated prefix has the same length at every instant, so a
+		// prefix that would exceed the limit is refused now rather than failing every delivery.
+		if err := checkEvaluatedLength(deref(c.Prefix), deref(c.ErrorOutputPrefix), loc); err != nil {
+			return err
+		}
 	}
 	if c.S3BackupMode == "Enabled" && c.S3BackupConfiguration == nil {
 		return api.Errorf(api.CodeInvalidArgument, "S3BackupConfiguration must be specified when S3BackupMode is Enabled.")
@@ -87,6 +97,26 @@ func checkExtendedS3(c *api.ExtendedS3DestinationConfiguration) error {
 			if c.BufferingHints != nil && c.BufferingHints.SizeInMBs != nil && *c.BufferingHints.SizeInMBs < minDynamicSizeMB {
 				return api.Errorf(api.CodeInvalidArgument, "BufferingHints.SizeInMBs must be at least %d when data format conversion is enabled.", minDynamicSizeMB)
 			}
+		}
+	}
+	return nil
+}
+
+// checkEvaluatedLength evaluates the data and error prefixes once and refuses them when the
+// result is longer than Firehose allows.
+func checkEvaluatedLength(pfx, errPfx string, loc *time.Location) error {
+	data, err := prefix.DataPrefix(pfx)
+	if err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
+	}
+	errs, err := prefix.ErrorPrefix(pfx, errPfx)
+	if err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
+	}
+	v := prefix.Values{Time: time.Now(), Location: loc, ErrorOutputType: "processing-failed"}
+	for _, e := range []*prefix.Expr{data, errs} {
+		if _, err := e.Eval(v); errors.Is(err, prefix.ErrTooLong) {
+			return api.Errorf(api.CodeInvalidArgument, "The evaluated prefix %q is longer than %d characters.", e.String(), prefix.MaxLen)
 		}
 	}
 	return nil
