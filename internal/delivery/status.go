@@ -22,6 +22,11 @@ type legStatus struct {
 	records         int64
 	lastDelivered   time.Time
 	lastError       *DeliveryError
+	partitions      int
+	// partitionLimitHits counts messages of which records were refused by the
+	// active-partition limit.
+	partitionLimitHits int64
+	failedRecords      int64
 }
 
 // DeliveryError is the last failure of a leg.
@@ -44,6 +49,12 @@ type LegStatus struct {
 	Records         int64          `json:"records"`
 	LastDelivered   time.Time      `json:"lastDelivered,omitzero"`
 	LastError       *DeliveryError `json:"lastError,omitempty"`
+	// Partitions is the number of open partition buffers (PartitionCount).
+	Partitions int `json:"partitions"`
+	// PartitionLimitHits counts messages with records refused by the active-partition limit.
+	PartitionLimitHits int64 `json:"partitionLimitHits"`
+	// FailedRecords counts records written to the error output.
+	FailedRecords int64 `json:"failedRecords"`
 }
 
 func newStatus() *Status { return &Status{legs: map[string]*legStatus{}} }
@@ -62,22 +73,43 @@ func (s *Status) setLegs(legs []*leg) {
 	}
 }
 
+// buffered records what the leg's open buffers hold.
 func (s *Status) buffered(l *leg) {
+	bytes, records, partitions := 0, 0, 0
+	var oldest time.Time
+	for _, p := range l.parts {
+		bytes += len(p.buf.data)
+		records += p.buf.records
+		if !p.errorOut {
+			partitions++
+		}
+		if !p.buf.oldest.IsZero() && (oldest.IsZero() || p.buf.oldest.Before(oldest)) {
+			oldest = p.buf.oldest
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ls := s.legs[l.Name]
-	ls.bufferedBytes, ls.bufferedRecords, ls.oldest = len(l.buf.data), l.buf.records, l.buf.oldest
+	ls.bufferedBytes, ls.bufferedRecords, ls.oldest, ls.partitions = bytes, records, oldest, partitions
+	if l.exceeded {
+		ls.partitionLimitHits++
+		l.exceeded = false
+	}
 }
 
-func (s *Status) delivered(l *leg, bytes, records int) {
+// delivered records a written buffer.
+func (s *Status) delivered(l *leg, p *part) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ls := s.legs[l.Name]
-	ls.objects++
-	ls.bytes += int64(bytes)
-	ls.records += int64(records)
-	ls.lastDelivered = time.Now()
-	ls.bufferedBytes, ls.bufferedRecords, ls.oldest = 0, 0, time.Time{}
+	if p.errorOut {
+		ls.failedRecords += int64(p.buf.records)
+	} else {
+		ls.objects++
+		ls.bytes += int64(len(p.buf.data))
+		ls.records += int64(p.buf.records)
+		ls.lastDelivered = time.Now()
+	}
 }
 
 func (s *Status) failed(l *leg, code string, err error, now time.Time) {
@@ -99,6 +131,7 @@ func (s *Status) Snapshot(now time.Time) []LegStatus {
 		st := LegStatus{
 			Leg: name, Bucket: ls.bucket, BufferedBytes: ls.bufferedBytes, BufferedRecords: ls.bufferedRecords,
 			Objects: ls.objects, Bytes: ls.bytes, Records: ls.records, LastDelivered: ls.lastDelivered, LastError: ls.lastError,
+			Partitions: ls.partitions, PartitionLimitHits: ls.partitionLimitHits, FailedRecords: ls.failedRecords,
 		}
 		if !ls.oldest.IsZero() {
 			st.DataFreshness = max(now.Sub(ls.oldest), 0)

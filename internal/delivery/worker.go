@@ -1,10 +1,12 @@
 // Package delivery runs one worker per delivery stream. A worker reads the stream's journal
-// from its cursor and feeds each of its legs (the destination, and the S3 backup when enabled),
-// which buffer records by their size and interval hints and write each buffer as one object
-// under the Firehose key. A leg's progress is saved only after its object is written, and the
-// journal cursor only passes a message once every leg has it in an object. Before an object is
-// written its key and journal range are saved as an intent, so after a crash the same object is
-// rewritten under the same key instead of being duplicated.
+// from its cursor and feeds each of its legs (the destination, and the S3 backup when enabled).
+// A leg processes the records (when the stream has processors), routes them to one buffer per
+// partition (one buffer without dynamic partitioning) and failed records to the error output,
+// and writes each buffer as one object under the Firehose key when its size or interval hint is
+// reached. The journal cursor passes a message only once every leg has every record of it in an
+// object. A leg without processing or partitioning saves the key and journal range of each
+// object as an intent before writing it, so after a crash the same object is rewritten under the
+// same key instead of being duplicated.
 package delivery
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
+	"github.com/hydrant-dev/hydrant/internal/processor"
 )
 
 // Log is the part of the journal a worker reads.
@@ -44,10 +47,22 @@ type ObjectWriter interface {
 	PutObject(ctx context.Context, o destination.Object) error
 }
 
+// Processor transforms the records of one journal message; records that fail are returned
+// for the error output.
+type Processor interface {
+	Process(ctx context.Context, in []processor.Record) (out []processor.Record, failed []processor.Failure, err error)
+}
+
 // Leg names.
 const (
 	LegDestination = "destination"
 	LegBackup      = "backup"
+)
+
+// Error codes of records that fail partitioning (error output type processing-failed).
+const (
+	codePartitionLimit = "DynamicPartitioning.ActivePartitionsLimitExceeded"
+	codePartitionKey   = "DynamicPartitioning.MetadataExtractionFailed"
 )
 
 // Spec is what a worker needs to know of its stream's delivery.
@@ -55,7 +70,7 @@ type Spec struct {
 	Stream  string
 	Version int
 	// Legs are the S3 destination and, with S3BackupMode Enabled, the backup of the source
-	// records. Each has its own buffer, hints and progress.
+	// records. Each has its own buffers, hints and progress.
 	Legs []LegSpec
 }
 
@@ -70,7 +85,19 @@ type LegSpec struct {
 	KMSKeyARN   string // SSE-KMS key, when the destination asks for one
 	SizeBytes   int
 	Interval    time.Duration
+	// Processor transforms records before they are buffered; nil delivers them as read.
+	Processor Processor
+	// ErrorPrefix is where records that fail processing or partitioning go.
+	ErrorPrefix *prefix.Expr
+	// Dynamic partitioning: one buffer per distinct evaluated Prefix, at most MaxPartitions
+	// at a time; records beyond go to the error output.
+	Dynamic       bool
+	MaxPartitions int
 }
+
+// simple reports whether the leg's objects are whole journal messages, so that an interrupted
+// flush can be rebuilt exactly from its journal range.
+func (s LegSpec) simple() bool { return s.Processor == nil && !s.Dynamic }
 
 type flushReq struct {
 	upTo uint64
@@ -104,25 +131,33 @@ type worker struct {
 // leg is the running state of one LegSpec.
 type leg struct {
 	LegSpec
-	settled  uint64 // every message up to and including settled is in this leg's objects
-	buf      buffer
-	deadline time.Time // when the buffer's interval ends; zero when empty
+	settled  uint64           // every message up to and including settled is in this leg's objects
+	parts    map[string]*part // open buffers by partition
+	waiting  map[uint64]int   // records of a message above settled not yet in an object
+	taken    []uint64         // messages above settled, in order
 	zw       *compress.Encoder
+	exceeded bool // the active-partition limit refused records since the last report
+}
+
+// part is one buffer of a leg: the leg's only one, one partition's, or the error output's.
+type part struct {
+	id       string
+	errorOut bool
+	values   prefix.Values // partition keys of the partition
+	buf      buffer
+	runs     []run // how many records of which message the buffer holds, in order
+	deadline time.Time
+}
+
+type run struct {
+	seq uint64
+	n   int
 }
 
 type buffer struct {
-	from, to uint64
-	data     []byte
-	records  int
-	oldest   time.Time // arrival time of the oldest record: the object's timestamp
-}
-
-func (b *buffer) empty() bool { return b.from == 0 }
-
-func (b *buffer) reset() {
-	b.from, b.to, b.records = 0, 0, 0
-	b.data = b.data[:0]
-	b.oldest = time.Time{}
+	data    []byte
+	records int
+	oldest  time.Time // arrival time of the oldest record: the object's timestamp
 }
 
 // progress is the worker's detail saved with the cursor: how far each leg has settled.
@@ -166,9 +201,11 @@ func (w *worker) run(ctx context.Context) error {
 		case <-w.timer.C:
 			now := w.now()
 			for _, l := range w.legs {
-				if !l.buf.empty() && !now.Before(l.deadline) {
-					if err := w.flush(ctx, l); err != nil {
-						return err
+				for _, p := range l.sortedParts() {
+					if !now.Before(p.deadline) {
+						if err := w.flush(ctx, l, p); err != nil {
+							return err
+						}
 					}
 				}
 			}
@@ -207,13 +244,14 @@ func (w *worker) load(ctx context.Context) error {
 		if s, ok := p.Settled[ls.Name]; ok && s > l.settled {
 			l.settled = s
 		}
+		l.reset()
 		w.legs = append(w.legs, l)
 	}
 	w.lastSeq = w.st.Cursor - 1
 	w.status.setLegs(w.legs)
 	if in := st.Intent; in != nil {
 		for _, l := range w.legs {
-			if string(in.Data) == l.Name && in.ToSeq > l.settled {
+			if string(in.Data) == l.Name && in.ToSeq > l.settled && l.simple() {
 				if err := w.redo(ctx, l, in); err != nil {
 					return err
 				}
@@ -221,10 +259,15 @@ func (w *worker) load(ctx context.Context) error {
 		}
 	}
 	for _, l := range w.legs {
-		l.buf.reset()
-		l.deadline = time.Time{}
+		l.reset()
 	}
 	return nil
+}
+
+func (l *leg) reset() {
+	l.parts = map[string]*part{}
+	l.waiting = map[uint64]int{}
+	l.taken = l.taken[:0]
 }
 
 // pump reads batches into ch until ctx ends; a read error goes to errs.
@@ -233,8 +276,7 @@ func (w *worker) pump(ctx context.Context, rd *journal.Reader, ch chan<- journal
 	for {
 		b, err := rd.Next(ctx)
 		if errors.Is(err, journal.ErrCorrupt) {
-			// Settled with the buffer it lands in, so delivery goes on; it is counted in the
-			// log. The error output for such records comes with record processing.
+			// Settled as an empty message, so delivery goes on; it is counted in the log.
 			w.logger.Error("journal message does not decode; skipped", "stream", w.spec.Stream, "seq", b.Seq, "err", err)
 			b.Records = nil
 			err = nil
@@ -253,8 +295,8 @@ func (w *worker) pump(ctx context.Context, rd *journal.Reader, ch chan<- journal
 	}
 }
 
-// take adds a batch to every leg that has not settled it, and flushes legs that are full or,
-// with zero buffering, caught up.
+// take hands a message to every leg that has not settled it, and flushes buffers that are
+// full or, with zero buffering, caught up.
 func (w *worker) take(ctx context.Context, b journal.Batch) error {
 	if b.Seq > w.lastSeq+1 {
 		// Retention removed messages that were never delivered, as Firehose drops data it
@@ -266,43 +308,163 @@ func (w *worker) take(ctx context.Context, b journal.Batch) error {
 		if b.Seq <= l.settled {
 			continue
 		}
-		if l.buf.empty() {
-			l.deadline = w.now().Add(l.Interval)
+		touched, err := w.route(ctx, l, b)
+		if err != nil {
+			return err
 		}
-		l.add(b)
-		w.status.buffered(l)
-		full := len(l.buf.data) >= l.SizeBytes
-		zeroCaughtUp := l.Interval == 0 && b.Pending == 0
-		if full || zeroCaughtUp {
-			if err := w.flush(ctx, l); err != nil {
+		if len(touched) == 0 { // every record dropped by processing: settled as it is
+			if err := w.advance(ctx, l); err != nil {
 				return err
+			}
+		}
+		w.status.buffered(l)
+		for _, p := range touched {
+			full := len(p.buf.data) >= l.SizeBytes
+			zeroCaughtUp := l.Interval == 0 && b.Pending == 0
+			if full || zeroCaughtUp {
+				if err := w.flush(ctx, l, p); err != nil {
+					return err
+				}
+			}
+		}
+		if l.Interval == 0 && b.Pending == 0 {
+			for _, p := range l.sortedParts() {
+				if err := w.flush(ctx, l, p); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
 }
 
-func (l *leg) add(b journal.Batch) {
-	if l.buf.empty() {
-		l.buf.from = b.Seq
-		l.buf.oldest = b.Arrival
+// route processes a message's records for a leg and appends them to their buffers; it returns
+// the buffers that received records.
+func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, error) {
+	var touched []*part
+	add := func(p *part, data []byte, arrival time.Time) {
+		if p.buf.records == 0 && len(p.runs) == 0 {
+			p.buf.oldest = arrival
+			p.deadline = w.now().Add(l.Interval)
+		} else if arrival.Before(p.buf.oldest) {
+			p.buf.oldest = arrival
+		}
+		p.buf.data = append(p.buf.data, data...)
+		p.buf.records++
+		if n := len(p.runs); n > 0 && p.runs[n-1].seq == b.Seq {
+			p.runs[n-1].n++
+		} else {
+			p.runs = append(p.runs, run{seq: b.Seq, n: 1})
+			touched = append(touched, p)
+		}
+		l.waiting[b.Seq]++
 	}
-	l.buf.to = b.Seq
-	if b.Arrival.Before(l.buf.oldest) {
-		l.buf.oldest = b.Arrival
+	if l.simple() {
+		p := l.part("", false, prefix.Values{})
+		for _, r := range b.Records {
+			add(p, r, b.Arrival)
+		}
+		if len(b.Records) == 0 { // an empty put still occupies its place in the object's range
+			if len(p.runs) == 0 {
+				p.buf.oldest = b.Arrival
+				p.deadline = w.now().Add(l.Interval)
+			}
+			p.runs = append(p.runs, run{seq: b.Seq})
+			touched = append(touched, p)
+		}
+		l.taken = append(l.taken, b.Seq)
+		return touched, nil
 	}
-	for _, r := range b.Records {
-		l.buf.data = append(l.buf.data, r...)
+	in := make([]processor.Record, len(b.Records))
+	for i, r := range b.Records {
+		in[i] = processor.Record{Data: r, Arrival: b.Arrival, ID: b.RecordID(i)}
 	}
-	l.buf.records += len(b.Records)
+	out, failed := in, []processor.Failure(nil)
+	if l.Processor != nil {
+		var err error
+		if out, failed, err = l.Processor.Process(ctx, in); err != nil {
+			return nil, fmt.Errorf("process records: %w", err)
+		}
+	}
+	for _, r := range out {
+		if !l.Dynamic {
+			add(l.part("", false, prefix.Values{}), r.Data, r.Arrival)
+			continue
+		}
+		v := prefix.Values{Time: r.Arrival, Location: l.Location, Query: r.Query, Lambda: r.Lambda, Rand: zeroRand}
+		id, err := l.Prefix.Eval(v)
+		if err != nil {
+			failed = append(failed, processor.Failure{Raw: r, Code: codePartitionKey, Message: err.Error(), Attempts: 1, At: w.now()})
+			continue
+		}
+		if _, open := l.parts[id]; !open && l.partitions() >= l.MaxPartitions {
+			l.exceeded = true
+			failed = append(failed, processor.Failure{Raw: r, Code: codePartitionLimit,
+				Message: fmt.Sprintf("The number of active partitions exceeds the limit of %d.", l.MaxPartitions), Attempts: 1, At: w.now()})
+			continue
+		}
+		add(l.part(id, false, prefix.Values{Query: r.Query, Lambda: r.Lambda}), r.Data, r.Arrival)
+	}
+	for _, f := range failed {
+		w.logger.Warn("record failed processing; sent to the error output", "stream", w.spec.Stream, "leg", l.Name, "code", f.Code, "message", f.Message)
+		typ := f.OutputType
+		if typ == "" {
+			typ = processor.OutputProcessingFailed
+		}
+		add(l.part("error:"+typ, true, prefix.Values{ErrorOutputType: typ}), processor.ErrorDocument(f), f.Raw.Arrival)
+	}
+	l.taken = append(l.taken, b.Seq)
+	return touched, nil
 }
 
-// arm sets the timer to the earliest interval deadline of a non-empty leg.
+// zeroRand stands in for random-string when a prefix is evaluated to identify a partition.
+func zeroRand() uint64 { return 0 }
+
+func (l *leg) part(id string, errorOut bool, v prefix.Values) *part {
+	p, ok := l.parts[id]
+	if !ok {
+		p = &part{id: id, errorOut: errorOut, values: v}
+		l.parts[id] = p
+	}
+	return p
+}
+
+// partitions counts the open partition buffers, not the error output.
+func (l *leg) partitions() int {
+	n := 0
+	for _, p := range l.parts {
+		if !p.errorOut {
+			n++
+		}
+	}
+	return n
+}
+
+// sortedParts returns the open buffers oldest first, so that flushes are deterministic.
+func (l *leg) sortedParts() []*part {
+	ps := make([]*part, 0, len(l.parts))
+	for _, p := range l.parts {
+		ps = append(ps, p)
+	}
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].runs[0].seq < ps[j-1].runs[0].seq; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+	return ps
+}
+
+// arm sets the timer to the earliest interval deadline of an open buffer.
 func (w *worker) arm() {
 	var next time.Time
 	for _, l := range w.legs {
-		if !l.buf.empty() && l.Interval > 0 && (next.IsZero() || l.deadline.Before(next)) {
-			next = l.deadline
+		if l.Interval == 0 {
+			continue
+		}
+		for _, p := range l.parts {
+			if next.IsZero() || p.deadline.Before(next) {
+				next = p.deadline
+			}
 		}
 	}
 	w.timer.Stop()
@@ -311,7 +473,7 @@ func (w *worker) arm() {
 	}
 }
 
-// maybeFlushForRequests flushes every leg once every message a pending flush request waits
+// maybeFlushForRequests flushes every buffer once every message a pending flush request waits
 // for has been read, and answers those requests.
 func (w *worker) maybeFlushForRequests(ctx context.Context) error {
 	if len(w.pending) == 0 {
@@ -331,8 +493,10 @@ func (w *worker) maybeFlushForRequests(ctx context.Context) error {
 
 func (w *worker) flushAll(ctx context.Context) error {
 	for _, l := range w.legs {
-		if err := w.flush(ctx, l); err != nil {
-			return err
+		for _, p := range l.sortedParts() {
+			if err := w.flush(ctx, l, p); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -345,24 +509,38 @@ func (w *worker) answer(err error) {
 	w.pending = w.pending[:0]
 }
 
-// flush writes a leg's buffer as one object and settles its messages for that leg.
-func (w *worker) flush(ctx context.Context, l *leg) error {
-	if l.buf.empty() {
-		return nil
-	}
-	key, err := w.key(l, l.buf.oldest)
+// flush writes a buffer as one object and settles its records.
+func (w *worker) flush(ctx context.Context, l *leg, p *part) error {
+	key, err := w.key(l, p)
 	if err != nil {
+		// Only a prefix evaluation can fail here; the records cannot be placed, so they go to
+		// the error output of the leg instead (an error prefix never fails this way).
 		return fmt.Errorf("build object key: %w", err)
 	}
-	next := w.st
-	next.Intent = &journal.Intent{FromSeq: l.buf.from, ToSeq: l.buf.to, Key: key, Data: []byte(l.Name)}
-	if w.st, err = w.state.SaveState(ctx, w.spec.Stream, next); err != nil {
-		return fmt.Errorf("save flush intent: %w", err)
+	if l.simple() {
+		next := w.st
+		next.Intent = &journal.Intent{FromSeq: p.runs[0].seq, ToSeq: p.runs[len(p.runs)-1].seq, Key: key, Data: []byte(l.Name)}
+		if w.st, err = w.state.SaveState(ctx, w.spec.Stream, next); err != nil {
+			return fmt.Errorf("save flush intent: %w", err)
+		}
 	}
-	if err := w.write(ctx, l, key); err != nil {
-		return err
+	if p.buf.records > 0 || l.simple() {
+		if err := w.write(ctx, l, key, p.buf); err != nil {
+			return err
+		}
 	}
-	return w.settle(ctx, l, l.buf.to)
+	w.settle(l, p)
+	return w.advance(ctx, l)
+}
+
+// settle removes a written buffer from the leg and counts its records as delivered.
+func (w *worker) settle(l *leg, p *part) {
+	delete(l.parts, p.id)
+	for _, r := range p.runs {
+		l.waiting[r.seq] -= r.n
+	}
+	w.status.delivered(l, p)
+	w.status.buffered(l)
 }
 
 // redo rewrites the object of an intent left by a crash, under the same key.
@@ -372,7 +550,7 @@ func (w *worker) redo(ctx context.Context, l *leg, in *journal.Intent) error {
 		return fmt.Errorf("re-read intent range %d-%d: %w", in.FromSeq, in.ToSeq, err)
 	}
 	defer rd.Close()
-	l.buf.reset()
+	l.reset()
 	for {
 		b, err := rd.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -385,20 +563,36 @@ func (w *worker) redo(ctx context.Context, l *leg, in *journal.Intent) error {
 			return fmt.Errorf("re-read intent range %d-%d: %w", in.FromSeq, in.ToSeq, err)
 		}
 		if b.Seq > l.settled {
-			l.add(b)
+			if _, err := w.route(ctx, l, b); err != nil {
+				return err
+			}
 		}
 	}
+	p, ok := l.parts[""]
+	if !ok {
+		return w.advance(ctx, l)
+	}
 	w.logger.Info("rewriting object of interrupted flush", "stream", w.spec.Stream, "leg", l.Name, "key", in.Key, "from", in.FromSeq, "to", in.ToSeq)
-	if err := w.write(ctx, l, in.Key); err != nil {
+	if err := w.write(ctx, l, in.Key, p.buf); err != nil {
 		return err
 	}
-	return w.settle(ctx, l, in.ToSeq)
+	w.settle(l, p)
+	return w.advance(ctx, l)
 }
 
-// settle records that the leg has every message up to seq in objects, advances the cursor to
-// the lowest progress of all legs, trims the journal below it, and empties the leg's buffer.
-func (w *worker) settle(ctx context.Context, l *leg, seq uint64) error {
-	l.settled = max(l.settled, seq)
+// advance moves the leg's progress past every message whose records are all in objects, then
+// the cursor to the lowest progress of all legs, saves both, and trims the journal below it.
+func (w *worker) advance(ctx context.Context, l *leg) error {
+	moved := false
+	for len(l.taken) > 0 && l.waiting[l.taken[0]] <= 0 {
+		delete(l.waiting, l.taken[0])
+		l.settled = l.taken[0]
+		l.taken = l.taken[1:]
+		moved = true
+	}
+	if !moved && w.st.Intent == nil {
+		return nil
+	}
 	p := progress{Settled: map[string]uint64{}}
 	low := l.settled
 	for _, o := range w.legs {
@@ -417,15 +611,12 @@ func (w *worker) settle(ctx context.Context, l *leg, seq uint64) error {
 	if err := w.state.Trim(ctx, w.spec.Stream, w.st.Cursor); err != nil {
 		w.logger.Warn("trim journal", "stream", w.spec.Stream, "err", err)
 	}
-	w.status.delivered(l, len(l.buf.data), l.buf.records)
-	l.buf.reset()
-	l.deadline = time.Time{}
 	return nil
 }
 
-// write encodes the leg's buffer and stores it, retrying with back-off until it succeeds or
-// ctx ends. Failures are logged with the stream, bucket, key and error code.
-func (w *worker) write(ctx context.Context, l *leg, key string) error {
+// write encodes a buffer and stores it, retrying with back-off until it succeeds or ctx ends.
+// Failures are logged with the stream, bucket, key and error code.
+func (w *worker) write(ctx context.Context, l *leg, key string, buf buffer) error {
 	w.enc.Reset()
 	if l.zw == nil {
 		zw, err := compress.NewEncoder(l.Compression, w.zcfg)
@@ -435,7 +626,7 @@ func (w *worker) write(ctx context.Context, l *leg, key string) error {
 		l.zw = zw
 	}
 	l.zw.Reset(&w.enc)
-	if _, err := l.zw.Write(l.buf.data); err != nil {
+	if _, err := l.zw.Write(buf.data); err != nil {
 		return fmt.Errorf("compress object: %w", err)
 	}
 	if err := l.zw.Close(); err != nil {
@@ -452,7 +643,7 @@ func (w *worker) write(ctx context.Context, l *leg, key string) error {
 	for attempt := 1; ; attempt++ {
 		err := w.out.PutObject(ctx, obj)
 		if err == nil {
-			w.logger.Debug("delivered object", "stream", w.spec.Stream, "leg", l.Name, "bucket", obj.Bucket, "key", key, "records", l.buf.records, "bytes", len(l.buf.data))
+			w.logger.Debug("delivered object", "stream", w.spec.Stream, "leg", l.Name, "bucket", obj.Bucket, "key", key, "records", buf.records, "bytes", len(buf.data))
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -483,12 +674,23 @@ func ErrorCode(err error) string {
 	return "InternalError"
 }
 
-// key returns the object key for a buffer whose oldest record arrived at t:
-// <prefix><stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><extension>.
-func (w *worker) key(l *leg, t time.Time) (string, error) {
-	p, err := l.Prefix.Eval(prefix.Values{Time: t, Location: l.Location})
+// key returns the object key of a buffer:
+// <prefix><stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><extension>, with the prefix and time
+// evaluated at the arrival of the buffer's oldest record.
+func (w *worker) key(l *leg, p *part) (string, error) {
+	expr := l.Prefix
+	if p.errorOut {
+		expr = l.ErrorPrefix
+	}
+	t := p.buf.oldest
+	if t.IsZero() {
+		t = w.now()
+	}
+	v := p.values
+	v.Time, v.Location = t, l.Location
+	pfx, err := expr.Eval(v)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s%s-%d-%s-%s%s", p, w.spec.Stream, w.spec.Version, prefix.ObjectTime(t, l.Location), uuid.NewString(), l.Extension), nil
+	return fmt.Sprintf("%s%s-%d-%s-%s%s", pfx, w.spec.Stream, w.spec.Version, prefix.ObjectTime(t, l.Location), uuid.NewString(), l.Extension), nil
 }

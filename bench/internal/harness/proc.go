@@ -28,6 +28,7 @@ type ProcSpec struct {
 type Proc struct {
 	Name   string
 	URL    string // http://{addr}
+	Addr2  string // {addr2}
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
@@ -63,7 +64,7 @@ func StartProc(s ProcSpec) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proc{Name: s.Name, cmd: exec.Command(argv[0], argv[1:]...), URL: "http://" + addr, exited: make(chan struct{})}
+	p := &Proc{Name: s.Name, cmd: exec.Command(argv[0], argv[1:]...), URL: "http://" + addr, Addr2: addr2, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if len(s.Env) > 0 {
 		p.cmd.Env = append(os.Environ(), s.Env...)
@@ -135,6 +136,30 @@ func ProcCPU(pid int) (time.Duration, error) {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick, nil
+}
+
+// SystemCPU returns the CPU time every process on the machine has used since boot, summed
+// over all CPUs: the busy fields (user, nice, system, irq, softirq, steal) of /proc/stat.
+// Subtracting the benchmark's own processes shows what else ran during a measurement.
+func SystemCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("parse /proc/stat: %q", line)
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse /proc/stat: %w", err)
 		}
 		ticks += n
 	}
