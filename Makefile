@@ -19,6 +19,7 @@ test:
 ## bench: run the benchmarks in bench/ and record their results
 bench:
 	./bench/run.sh
+	./bench/run-s3.sh
 
 ## lint: vet, formatting and generated files
 lint:

@@ -136,8 +136,12 @@ type leg struct {
 	waiting  map[uint64]int   // records of a message above settled not yet in an object
 	taken    []uint64         // messages above settled, in order
 	zw       *compress.Encoder
-	exceeded bool // the active-partition limit refused records since the last report
+	exceeded bool     // the active-partition limit refused records since the last report
+	spare    [][]byte // emptied buffers of written parts, reused so buffers do not regrow
 }
+
+// maxSpares bounds the emptied buffers a leg keeps for reuse.
+const maxSpares = 4
 
 // part is one buffer of a leg: the leg's only one, one partition's, or the error output's.
 type part struct {
@@ -424,6 +428,9 @@ func (l *leg) part(id string, errorOut bool, v prefix.Values) *part {
 	p, ok := l.parts[id]
 	if !ok {
 		p = &part{id: id, errorOut: errorOut, values: v}
+		if n := len(l.spare); n > 0 {
+			p.buf.data, l.spare = l.spare[n-1], l.spare[:n-1]
+		}
 		l.parts[id] = p
 	}
 	return p
@@ -536,6 +543,9 @@ func (w *worker) flush(ctx context.Context, l *leg, p *part) error {
 // settle removes a written buffer from the leg and counts its records as delivered.
 func (w *worker) settle(l *leg, p *part) {
 	delete(l.parts, p.id)
+	if len(l.spare) < maxSpares {
+		l.spare = append(l.spare, p.buf.data[:0])
+	}
 	for _, r := range p.runs {
 		l.waiting[r.seq] -= r.n
 	}

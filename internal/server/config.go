@@ -11,6 +11,7 @@ import (
 
 	"github.com/hydrant-dev/hydrant/internal/destination/s3"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
 
 // Config is the server's configuration. Flags and the YAML config file fill it.
@@ -35,6 +36,12 @@ type Config struct {
 	MaxStreams int `json:"maxStreams"`
 	// Streams are CreateDeliveryStream inputs created at start when missing.
 	Streams []json.RawMessage `json:"streams"`
+	// Lambda says how the functions of Lambda processors are reached: an Invoke API endpoint
+	// (AWS by default) or a plain URL per function.
+	Lambda lambda.Config `json:"lambda"`
+	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
+	// stream, default 500 as in AWS; records beyond go to the error output.
+	MaxActivePartitions int `json:"maxActivePartitions"`
 	// Retention is how long undelivered records are kept, default 24h as in AWS.
 	Retention Duration `json:"retention"`
 	// MaxStreamBytes bounds each stream's journal; a full journal refuses puts with
@@ -93,6 +100,9 @@ func (c Config) WithDefaults() Config {
 	if c.ObjectStore == "" {
 		c.ObjectStore = StoreLocal
 	}
+	if c.MaxActivePartitions == 0 {
+		c.MaxActivePartitions = 500
+	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = 5000
 	}
@@ -142,6 +152,12 @@ func (c Config) Validate() error {
 		if b.Dir != "" && b.s3Overrides() {
 			errs = append(errs, fmt.Errorf("buckets.%s: dir and S3 settings are exclusive", name))
 		}
+	}
+	if c.MaxActivePartitions < 1 || c.MaxActivePartitions > 100000 {
+		errs = append(errs, fmt.Errorf("maxActivePartitions %d: must be between 1 and 100000", c.MaxActivePartitions))
+	}
+	if err := c.Lambda.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("lambda: %w", err))
 	}
 	if err := c.S3.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("s3: %w", err))

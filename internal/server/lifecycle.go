@@ -12,6 +12,8 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
+	"github.com/hydrant-dev/hydrant/internal/processor"
+	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
 
 var _ lifecycle = (*Server)(nil)
@@ -28,7 +30,7 @@ func (s *Server) activate(ctx context.Context, st catalog.Stream) error {
 // reconfigure starts, or restarts with a new configuration, the stream's delivery worker.
 // Destinations Hydrant does not deliver to yet keep their records in the journal.
 func (s *Server) reconfigure(st catalog.Stream) {
-	spec, ok, err := specFor(st)
+	spec, ok, err := s.specFor(st)
 	if err != nil {
 		s.log.Error("stream configuration cannot be delivered", "stream", st.Name, "err", err)
 		return
@@ -47,8 +49,9 @@ func (s *Server) remove(ctx context.Context, name string) error {
 }
 
 // specFor translates a stored S3 destination into what a delivery worker needs: the
-// destination leg and, with S3BackupMode Enabled, the backup leg.
-func specFor(st catalog.Stream) (delivery.Spec, bool, error) {
+// destination leg, with its processors and partitioning, and, with S3BackupMode Enabled, the
+// backup leg of the source records.
+func (s *Server) specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 	if st.Destination.Kind != "ExtendedS3" {
 		return delivery.Spec{}, false, nil
 	}
@@ -56,14 +59,32 @@ func specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 	if err := json.Unmarshal(st.Destination.Config, &c); err != nil {
 		return delivery.Spec{}, false, fmt.Errorf("decode S3 destination: %w", err)
 	}
-	if dynamicEnabled(&c) {
-		return delivery.Spec{}, false, nil
-	}
 	c = withS3Defaults(c)
 	main, err := legFor(delivery.LegDestination, c.BucketARN, deref(c.Prefix), c.CompressionFormat, c.EncryptionConfiguration,
 		c.BufferingHints, deref(c.FileExtension), deref(c.CustomTimeZone))
 	if err != nil {
 		return delivery.Spec{}, false, err
+	}
+	if main.ErrorPrefix, err = prefix.ErrorPrefix(deref(c.Prefix), deref(c.ErrorOutputPrefix)); err != nil {
+		return delivery.Spec{}, false, err
+	}
+	if dynamicEnabled(&c) {
+		main.Dynamic, main.MaxPartitions = true, s.cfg.MaxActivePartitions
+		if main.Prefix, err = prefix.Parse(deref(c.Prefix)); err != nil {
+			return delivery.Spec{}, false, err
+		}
+	}
+	if specs := processorSpecs(c.ProcessingConfiguration); len(specs) > 0 {
+		inv, err := s.invoker(specs)
+		if err != nil {
+			return delivery.Spec{}, false, err
+		}
+		p, err := processor.New(processor.Config{Processors: specs, DeliveryStreamARN: st.ARN, Region: s.cfg.Region,
+			KinesisSource: st.Type == string(api.KinesisStreamAsSource)}, inv, s.now)
+		if err != nil {
+			return delivery.Spec{}, false, err
+		}
+		main.Processor = p
 	}
 	spec := delivery.Spec{Stream: st.Name, Version: st.Version, Legs: []delivery.LegSpec{main}}
 	if b := c.S3BackupConfiguration; c.S3BackupMode == "Enabled" && b != nil {
@@ -75,6 +96,28 @@ func specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 		spec.Legs = append(spec.Legs, backup)
 	}
 	return spec, true, nil
+}
+
+// invoker returns the Lambda invoker, created on first use by a stream with a Lambda
+// processor (creating it may resolve credentials).
+func (s *Server) invoker(specs []processor.Spec) (processor.Invoker, error) {
+	needed := false
+	for _, sp := range specs {
+		needed = needed || sp.Type == processor.TypeLambda
+	}
+	if !needed {
+		return nil, nil
+	}
+	s.lambdaMu.Lock()
+	defer s.lambdaMu.Unlock()
+	if s.lambda == nil {
+		inv, err := lambda.New(s.runCtx, s.cfg.Lambda, s.log.With("part", "lambda"))
+		if err != nil {
+			return nil, fmt.Errorf("configure Lambda invoker: %w", err)
+		}
+		s.lambda = inv
+	}
+	return s.lambda, nil
 }
 
 func legFor(name, bucketARN, pfx string, format api.CompressionFormat, enc *api.EncryptionConfiguration,

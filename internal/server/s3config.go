@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
+	"github.com/hydrant-dev/hydrant/internal/processor"
 )
 
 // AWS's defaults for an S3 destination, filled in so that Describe echoes them.
@@ -68,6 +70,15 @@ func checkExtendedS3(c *api.ExtendedS3DestinationConfiguration) error {
 	}); err != nil {
 		return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
 	}
+	specs := processorSpecs(c.ProcessingConfiguration)
+	if err := processor.Validate(specs); err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
+	}
+	if dynamic {
+		if err := checkPartitionKeys(deref(c.Prefix), specs); err != nil {
+			return err
+		}
+	}
 	loc, err := prefix.Location(deref(c.CustomTimeZone))
 	if err != nil {
 		return api.Errorf(api.CodeInvalidArgument, "CustomTimeZone %q is not a valid time zone.", deref(c.CustomTimeZone))
@@ -117,6 +128,67 @@ func checkEvaluatedLength(pfx, errPfx string, loc *time.Location) error {
 	for _, e := range []*prefix.Expr{data, errs} {
 		if _, err := e.Eval(v); errors.Is(err, prefix.ErrTooLong) {
 			return api.Errorf(api.CodeInvalidArgument, "The evaluated prefix %q is longer than %d characters.", e.String(), prefix.MaxLen)
+		}
+	}
+	return nil
+}
+
+// processorSpecs returns the processors of an enabled ProcessingConfiguration. Enabled
+// defaults to true when processors are listed.
+func processorSpecs(pc *api.ProcessingConfiguration) []processor.Spec {
+	if pc == nil || (pc.Enabled != nil && !*pc.Enabled) {
+		return nil
+	}
+	specs := make([]processor.Spec, 0, len(pc.Processors))
+	for _, p := range pc.Processors {
+		params := make(map[string]string, len(p.Parameters))
+		for _, kv := range p.Parameters {
+			params[kv.ParameterName] = kv.ParameterValue
+		}
+		specs = append(specs, processor.Spec{Type: p.Type, Parameters: params})
+	}
+	return specs
+}
+
+// noInvoker compiles a pipeline for its static facts; it never runs.
+type noInvoker struct{}
+
+func (noInvoker) Invoke(context.Context, string, []byte) ([]byte, error) {
+	return nil, errors.New("not invoked")
+}
+
+// checkPartitionKeys applies the dynamic partitioning rules that tie the Prefix to the
+// processors: the namespaces it uses need their processor, and every key the JQ query produces
+// must appear in the Prefix.
+func checkPartitionKeys(pfx string, specs []processor.Spec) error {
+	expr, err := prefix.Parse(pfx)
+	if err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
+	}
+	has := map[string]bool{}
+	for _, s := range specs {
+		has[s.Type] = true
+	}
+	if len(expr.QueryKeys()) > 0 && !has[processor.TypeMetadataExtraction] {
+		return api.Errorf(api.CodeInvalidArgument, "MetadataExtraction processor should be present when S3 Prefix has partitionKeyFromQuery namespace")
+	}
+	if len(expr.LambdaKeys()) > 0 && !has[processor.TypeLambda] {
+		return api.Errorf(api.CodeInvalidArgument, "Lambda should be present when S3 Prefix contains keys from partitionKeyFromLambda namespace")
+	}
+	if !has[processor.TypeMetadataExtraction] {
+		return nil
+	}
+	p, err := processor.New(processor.Config{Processors: specs}, noInvoker{}, nil)
+	if err != nil {
+		return api.Errorf(api.CodeInvalidArgument, "%s", err.Error())
+	}
+	used := map[string]bool{}
+	for _, k := range expr.QueryKeys() {
+		used[k] = true
+	}
+	for _, k := range p.QueryKeys() {
+		if !used[k] {
+			return api.Errorf(api.CodeInvalidArgument, "The partition key %q of the MetadataExtractionQuery is not used in the S3 Prefix; every key must be used.", k)
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
 
 // Server is a running Hydrant node.
@@ -37,6 +38,10 @@ type Server struct {
 	objects    *objectRouter
 	svc        *service
 	putBatches sync.Pool
+	runCtx     context.Context // lives as long as Run; bounds clients created on demand
+
+	lambdaMu sync.Mutex
+	lambda   *lambda.Invoker
 }
 
 // New returns a Server for cfg; Run starts it.
@@ -82,6 +87,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	s.runCtx = runCtx
 	s.deliveries = delivery.NewManager(runCtx, delivery.Deps{
 		Log: j, State: j, Objects: s.objects, Logger: s.log.With("part", "delivery"), Now: s.now,
 		Compression: compress.Config{Concurrency: runtime.GOMAXPROCS(0)},
