@@ -120,7 +120,9 @@ func TestDynamicPartitioningCreateRules(t *testing.T) {
 			c.ProcessingConfiguration = processors(proc(types.ProcessorTypeMetadataExtraction, "MetadataExtractionQuery", "{k:.k,j:.j}", "JsonParsingEngine", "JQ-1.6"))
 		}, "InvalidArgumentException"},
 		{"no extraction", func(c *types.ExtendedS3DestinationConfiguration) { c.ProcessingConfiguration = nil }, "InvalidArgumentException"},
-		{"lambda keys without lambda", func(c *types.ExtendedS3DestinationConfiguration) { c.Prefix = aws.String("k=!{partitionKeyFromLambda:k}/") }, "InvalidArgumentException"},
+		{"lambda keys without lambda", func(c *types.ExtendedS3DestinationConfiguration) {
+			c.Prefix = aws.String("k=!{partitionKeyFromLambda:k}/")
+		}, "InvalidArgumentException"},
 		{"small buffer", func(c *types.ExtendedS3DestinationConfiguration) {
 			c.BufferingHints = &types.BufferingHints{SizeInMBs: aws.Int32(63), IntervalInSeconds: aws.Int32(60)}
 		}, "InvalidArgumentException"},
