@@ -11,6 +11,7 @@ package delivery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -453,11 +455,7 @@ func (l *leg) sortedParts() []*part {
 	for _, p := range l.parts {
 		ps = append(ps, p)
 	}
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j].runs[0].seq < ps[j-1].runs[0].seq; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
+	slices.SortFunc(ps, func(a, b *part) int { return cmp.Compare(a.runs[0].seq, b.runs[0].seq) })
 	return ps
 }
 
