@@ -11,6 +11,7 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/service/firehose"
 	_ "github.com/aws/aws-lambda-go/events"
 	_ "github.com/aws/aws-lambda-go/lambda"
+	_ "github.com/chromedp/chromedp"
 	_ "github.com/google/go-cmp/cmp"
 	_ "github.com/google/uuid"
 	_ "github.com/itchyny/gojq"
