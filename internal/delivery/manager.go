@@ -43,6 +43,17 @@ type handle struct {
 	done   chan struct{}
 }
 
+// Recent returns the stream's latest delivered objects and failures, newest first.
+func (m *Manager) Recent(stream string, n int) ([]ObjectRecord, []FailureRecord) {
+	m.mu.Lock()
+	h, ok := m.workers[stream]
+	m.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	return h.w.status.Objects(n), h.w.status.Failures(n)
+}
+
 // Status returns the delivery status of the stream's legs, or false without a worker.
 func (m *Manager) Status(stream string) ([]LegStatus, bool) {
 	m.mu.Lock()

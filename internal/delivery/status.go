@@ -8,8 +8,81 @@ import (
 // Status is what a worker reports of its delivery, read by the API and metrics while the worker
 // runs.
 type Status struct {
-	mu   sync.Mutex
-	legs map[string]*legStatus
+	mu       sync.Mutex
+	legs     map[string]*legStatus
+	objects  ring[ObjectRecord]
+	failures ring[FailureRecord]
+}
+
+// keep is how many recent objects and failures a Status remembers.
+const keep = 50
+
+// ObjectRecord is one delivered object.
+type ObjectRecord struct {
+	Time    time.Time `json:"time"`
+	Leg     string    `json:"leg"`
+	Bucket  string    `json:"bucket"`
+	Key     string    `json:"key"`
+	Bytes   int64     `json:"bytes"`
+	Records int64     `json:"records"`
+}
+
+// FailureRecord is one delivery failure or one record sent to the error output.
+type FailureRecord struct {
+	Time    time.Time `json:"time"`
+	Leg     string    `json:"leg"`
+	Kind    string    `json:"kind"` // delivery, processing or partitioning
+	Code    string    `json:"code"`
+	Message string    `json:"message"`
+}
+
+// ring keeps the last keep values.
+type ring[T any] struct {
+	vals []T
+	next int
+}
+
+func (r *ring[T]) add(v T) {
+	if len(r.vals) < keep {
+		r.vals = append(r.vals, v)
+		return
+	}
+	r.vals[r.next] = v
+	r.next = (r.next + 1) % keep
+}
+
+// latest returns up to n values, newest first.
+func (r *ring[T]) latest(n int) []T {
+	out := make([]T, 0, min(n, len(r.vals)))
+	for i := 0; i < len(r.vals) && len(out) < n; i++ {
+		j := (r.next - 1 - i + 2*len(r.vals)) % len(r.vals)
+		if len(r.vals) < keep {
+			j = len(r.vals) - 1 - i
+		}
+		out = append(out, r.vals[j])
+	}
+	return out
+}
+
+// Objects returns up to n recently delivered objects, newest first.
+func (s *Status) Objects(n int) []ObjectRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.objects.latest(n)
+}
+
+// Failures returns up to n recent failures, newest first.
+func (s *Status) Failures(n int) []FailureRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failures.latest(n)
+}
+
+// recordFailure remembers a record sent to the error output.
+func (s *Status) recordFailure(l *leg, kind, code, message string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures.add(FailureRecord{Time: at, Leg: l.Name, Kind: kind, Code: code, Message: message})
 }
 
 type legStatus struct {
@@ -98,10 +171,11 @@ func (s *Status) buffered(l *leg) {
 }
 
 // delivered records a written buffer.
-func (s *Status) delivered(l *leg, p *part) {
+func (s *Status) delivered(l *leg, p *part, key string, stored int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ls := s.legs[l.Name]
+	s.objects.add(ObjectRecord{Time: time.Now(), Leg: l.Name, Bucket: l.Bucket, Key: key, Bytes: int64(stored), Records: int64(p.buf.records)})
 	if p.errorOut {
 		ls.failedRecords += int64(p.buf.records)
 	} else {
@@ -116,6 +190,7 @@ func (s *Status) failed(l *leg, code string, err error, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.legs[l.Name].lastError = &DeliveryError{Time: now, Code: code, Message: err.Error()}
+	s.failures.add(FailureRecord{Time: now, Leg: l.Name, Kind: "delivery", Code: code, Message: err.Error()})
 }
 
 // Snapshot returns every leg's status as of now, sorted by leg name.

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -413,6 +414,11 @@ func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, e
 	}
 	for _, f := range failed {
 		w.logger.Warn("record failed processing; sent to the error output", "stream", w.spec.Stream, "leg", l.Name, "code", f.Code, "message", f.Message)
+		kind := "processing"
+		if strings.HasPrefix(f.Code, "DynamicPartitioning.") {
+			kind = "partitioning"
+		}
+		w.status.recordFailure(l, kind, f.Code, f.Message, f.At)
 		typ := f.OutputType
 		if typ == "" {
 			typ = processor.OutputProcessingFailed
@@ -529,17 +535,19 @@ func (w *worker) flush(ctx context.Context, l *leg, p *part) error {
 			return fmt.Errorf("save flush intent: %w", err)
 		}
 	}
+	stored := 0
 	if p.buf.records > 0 || l.simple() {
 		if err := w.write(ctx, l, key, p.buf); err != nil {
 			return err
 		}
+		stored = w.enc.Len()
 	}
-	w.settle(l, p)
+	w.settle(l, p, key, stored)
 	return w.advance(ctx, l)
 }
 
 // settle removes a written buffer from the leg and counts its records as delivered.
-func (w *worker) settle(l *leg, p *part) {
+func (w *worker) settle(l *leg, p *part, key string, stored int) {
 	delete(l.parts, p.id)
 	if len(l.spare) < maxSpares {
 		l.spare = append(l.spare, p.buf.data[:0])
@@ -547,7 +555,7 @@ func (w *worker) settle(l *leg, p *part) {
 	for _, r := range p.runs {
 		l.waiting[r.seq] -= r.n
 	}
-	w.status.delivered(l, p)
+	w.status.delivered(l, p, key, stored)
 	w.status.buffered(l)
 }
 
@@ -584,7 +592,7 @@ func (w *worker) redo(ctx context.Context, l *leg, in *journal.Intent) error {
 	if err := w.write(ctx, l, in.Key, p.buf); err != nil {
 		return err
 	}
-	w.settle(l, p)
+	w.settle(l, p, in.Key, w.enc.Len())
 	return w.advance(ctx, l)
 }
 
