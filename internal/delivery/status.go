@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"maps"
 	"sync"
 	"time"
 )
@@ -150,7 +151,12 @@ func (s *Status) setLegs(legs []*leg) {
 func (s *Status) buffered(l *leg) {
 	bytes, records, partitions := 0, 0, 0
 	var oldest time.Time
-	for _, p := range l.parts {
+	parts := l.parts
+	if l.flying != nil { // still undelivered: counts for freshness
+		parts = maps.Clone(l.parts)
+		parts["\x00flying"] = l.flying
+	}
+	for _, p := range parts {
 		bytes += len(p.buf.data)
 		records += p.buf.records
 		if !p.errorOut {

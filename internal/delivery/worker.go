@@ -128,7 +128,8 @@ type worker struct {
 	lastSeq uint64 // the last message read
 	pending []flushReq
 	timer   *time.Timer
-	enc     bytes.Buffer
+	enc     bytes.Buffer // the object being written; owned by the job in flight
+	job     *job
 }
 
 // leg is the running state of one LegSpec.
@@ -141,6 +142,7 @@ type leg struct {
 	zw       *compress.Encoder
 	exceeded bool     // the active-partition limit refused records since the last report
 	spare    [][]byte // emptied buffers of written parts, reused so buffers do not regrow
+	flying   *part    // the buffer being written, if it is this leg's
 }
 
 // maxSpares bounds the emptied buffers a leg keeps for reuse.
@@ -181,13 +183,20 @@ func (w *worker) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open journal reader: %w", err)
 	}
-	defer rd.Close()
-
+	defer w.abandon()
 	rctx, stop := context.WithCancel(ctx)
-	defer stop()
 	batches := make(chan journal.Batch, 2)
 	readErr := make(chan error, 1)
-	go w.pump(rctx, rd, batches, readErr)
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		w.pump(rctx, rd, batches, readErr)
+	}()
+	defer func() { // the reader is not safe for concurrent use: close it after the pump stopped
+		stop()
+		<-pumped
+		rd.Close()
+	}()
 
 	w.timer = time.NewTimer(time.Hour)
 	w.timer.Stop()
@@ -205,6 +214,10 @@ func (w *worker) run(ctx context.Context) error {
 			return err
 		case req := <-w.flushes:
 			w.pending = append(w.pending, req)
+		case err := <-w.jobDone():
+			if err := w.complete(ctx, err); err != nil {
+				return err
+			}
 		case <-w.timer.C:
 			now := w.now()
 			for _, l := range w.legs {
@@ -510,7 +523,7 @@ func (w *worker) flushAll(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return w.wait(ctx)
 }
 
 func (w *worker) answer(err error) {
@@ -520,12 +533,16 @@ func (w *worker) answer(err error) {
 	w.pending = w.pending[:0]
 }
 
-// flush writes a buffer as one object and settles its records.
+// flush starts writing a buffer as one object; its records are settled when the write
+// completes (see job). At most one write is in flight per worker: flush first waits for the
+// previous one, so reading and buffering overlap with compressing and uploading, and intents
+// stay one at a time.
 func (w *worker) flush(ctx context.Context, l *leg, p *part) error {
+	if err := w.wait(ctx); err != nil {
+		return err
+	}
 	key, err := w.key(l, p)
 	if err != nil {
-		// Only a prefix evaluation can fail here; the records cannot be placed, so they go to
-		// the error output of the leg instead (an error prefix never fails this way).
 		return fmt.Errorf("build object key: %w", err)
 	}
 	if l.simple() {
@@ -535,20 +552,84 @@ func (w *worker) flush(ctx context.Context, l *leg, p *part) error {
 			return fmt.Errorf("save flush intent: %w", err)
 		}
 	}
+	delete(l.parts, p.id) // records arriving from now on start a new buffer
+	l.flying = p
+	j := &job{l: l, p: p, key: key, done: make(chan error, 1)}
+	w.job = j
+	if p.buf.records == 0 && !l.simple() {
+		j.done <- nil // nothing to write: the buffer held only dropped records' places
+		return nil
+	}
+	j.write = true
+	jctx, cancel := context.WithCancel(ctx)
+	j.cancel = cancel
+	go func() { j.done <- w.write(jctx, l, key, p.buf) }()
+	return nil
+}
+
+// abandon stops the write in flight without settling it, when the worker stops: its records
+// stay unsettled and are delivered again (a simple leg's intent rewrites the same key).
+func (w *worker) abandon() {
+	if w.job == nil {
+		return
+	}
+	if w.job.cancel != nil {
+		w.job.cancel()
+	}
+	<-w.job.done
+	w.job.l.flying, w.job = nil, nil
+}
+
+// job is the one object write in flight.
+type job struct {
+	l      *leg
+	p      *part
+	key    string
+	write  bool
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// jobDone is the channel on which the write in flight reports, or nil.
+func (w *worker) jobDone() <-chan error {
+	if w.job == nil {
+		return nil
+	}
+	return w.job.done
+}
+
+// wait blocks until the write in flight (if any) has completed and settles its records.
+func (w *worker) wait(ctx context.Context) error {
+	if w.job == nil {
+		return nil
+	}
+	return w.complete(ctx, <-w.job.done)
+}
+
+// complete settles the records of the finished write.
+func (w *worker) complete(ctx context.Context, err error) error {
+	j := w.job
+	w.job = nil
+	j.l.flying = nil
+	if j.cancel != nil {
+		j.cancel()
+	}
+	if err != nil {
+		return err
+	}
 	stored := 0
-	if p.buf.records > 0 || l.simple() {
-		if err := w.write(ctx, l, key, p.buf); err != nil {
-			return err
-		}
+	if j.write {
 		stored = w.enc.Len()
 	}
-	w.settle(l, p, key, stored)
-	return w.advance(ctx, l)
+	w.settle(j.l, j.p, j.key, stored)
+	return w.advance(ctx, j.l)
 }
 
 // settle removes a written buffer from the leg and counts its records as delivered.
 func (w *worker) settle(l *leg, p *part, key string, stored int) {
-	delete(l.parts, p.id)
+	if l.parts[p.id] == p {
+		delete(l.parts, p.id)
+	}
 	if len(l.spare) < maxSpares {
 		l.spare = append(l.spare, p.buf.data[:0])
 	}
