@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/compress"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
 
 // ErrNoWorker is returned by Flush for a stream that has no running worker.
@@ -26,7 +27,22 @@ type Deps struct {
 	// Compression configures the encoders of every leg; its Concurrency lets one GZIP object
 	// use several cores.
 	Compression compress.Config
+	// Metrics receives the AWS/Firehose delivery metrics; nil records nothing.
+	Metrics Recorder
 }
+
+// Recorder takes one sample of a stream's metric.
+type Recorder interface {
+	Record(stream, name string, unit metrics.Unit, v float64)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Record(string, string, metrics.Unit, float64) {}
+
+// sampleEvery is how often the gauges of every stream (data freshness, partition count) are
+// sampled into the metrics.
+const sampleEvery = 10 * time.Second
 
 // Manager owns one worker per delivery stream.
 type Manager struct {
@@ -73,7 +89,54 @@ func NewManager(ctx context.Context, deps Deps) *Manager {
 	if deps.Backoff == (Backoff{}) {
 		deps.Backoff = Backoff{Initial: time.Second, Max: 30 * time.Second}
 	}
-	return &Manager{deps: deps, ctx: ctx, workers: map[string]*handle{}}
+	if deps.Metrics == nil {
+		deps.Metrics = noMetrics{}
+	}
+	m := &Manager{deps: deps, ctx: ctx, workers: map[string]*handle{}}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.sample(ctx)
+	}()
+	return m
+}
+
+// sample records the gauges of every running stream until ctx ends.
+func (m *Manager) sample(ctx context.Context) {
+	t := time.NewTicker(sampleEvery)
+	defer t.Stop()
+	hits := map[string]int64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		hs := make(map[string]*handle, len(m.workers))
+		for name, h := range m.workers {
+			hs[name] = h
+		}
+		m.mu.Unlock()
+		for name, h := range hs {
+			for _, l := range h.w.status.Snapshot(m.deps.Now()) {
+				prefix := "DeliveryToS3"
+				if l.Leg == LegBackup {
+					prefix = "BackupToS3"
+				}
+				m.deps.Metrics.Record(name, prefix+".DataFreshness", metrics.UnitSeconds, l.DataFreshness.Seconds())
+				if h.w.dynamic() && l.Leg == LegDestination {
+					m.deps.Metrics.Record(name, "PartitionCount", metrics.UnitCount, float64(l.Partitions))
+					exceeded := 0.0
+					if l.PartitionLimitHits > hits[name] {
+						exceeded = 1
+					}
+					hits[name] = l.PartitionLimitHits
+					m.deps.Metrics.Record(name, "PartitionCountExceeded", metrics.UnitCount, exceeded)
+				}
+			}
+		}
+	}
 }
 
 // Apply starts a worker for spec. A worker already running for the stream first flushes its
@@ -104,6 +167,7 @@ func (m *Manager) start(spec Spec, status *Status) {
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		status:  status,
 		zcfg:    m.deps.Compression,
+		metrics: m.deps.Metrics,
 		flushes: make(chan flushReq),
 		drain:   make(chan struct{}),
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
 	"github.com/hydrant-dev/hydrant/internal/processor"
 )
@@ -92,6 +93,8 @@ type LegSpec struct {
 	Processor Processor
 	// ErrorPrefix is where records that fail processing or partitioning go.
 	ErrorPrefix *prefix.Expr
+	// HasLambda says whether Processor invokes a Lambda (for the ExecuteProcessing metrics).
+	HasLambda bool
 	// Dynamic partitioning: one buffer per distinct evaluated Prefix, at most MaxPartitions
 	// at a time; records beyond go to the error output.
 	Dynamic       bool
@@ -119,6 +122,7 @@ type worker struct {
 	rnd     *rand.Rand
 	status  *Status
 	zcfg    compress.Config
+	metrics Recorder
 
 	flushes chan flushReq
 	drain   chan struct{} // closed to ask for a final flush and exit
@@ -141,6 +145,7 @@ type leg struct {
 	taken    []uint64         // messages above settled, in order
 	zw       *compress.Encoder
 	exceeded bool     // the active-partition limit refused records since the last report
+	lambda   bool     // the leg's processors include a Lambda
 	spare    [][]byte // emptied buffers of written parts, reused so buffers do not regrow
 	flying   *part    // the buffer being written, if it is this leg's
 }
@@ -260,7 +265,7 @@ func (w *worker) load(ctx context.Context) error {
 	}
 	w.legs = w.legs[:0]
 	for _, ls := range w.spec.Legs {
-		l := &leg{LegSpec: ls, settled: w.st.Cursor - 1}
+		l := &leg{LegSpec: ls, settled: w.st.Cursor - 1, lambda: ls.HasLambda}
 		if s, ok := p.Settled[ls.Name]; ok && s > l.settled {
 			l.settled = s
 		}
@@ -401,10 +406,12 @@ func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, e
 	}
 	out, failed := in, []processor.Failure(nil)
 	if l.Processor != nil {
+		start := time.Now()
 		var err error
 		if out, failed, err = l.Processor.Process(ctx, in); err != nil {
 			return nil, fmt.Errorf("process records: %w", err)
 		}
+		w.recordProcessing(l, time.Since(start), out, failed)
 	}
 	for _, r := range out {
 		if !l.Dynamic {
@@ -440,6 +447,41 @@ func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, e
 	}
 	l.taken = append(l.taken, b.Seq)
 	return touched, nil
+}
+
+// recordProcessing records the processing metrics of one message: ExecuteProcessing.* for a
+// pipeline with a Lambda, JQProcessing.Duration for dynamic partitioning by JQ alone, and
+// SucceedProcessing.* for what came out.
+func (w *worker) recordProcessing(l *leg, took time.Duration, out []processor.Record, failed []processor.Failure) {
+	ms := float64(took.Microseconds()) / 1000
+	if l.lambda {
+		ok := 1.0
+		for _, f := range failed {
+			if f.LambdaARN != "" {
+				ok = 0
+			}
+		}
+		w.metrics.Record(w.spec.Stream, "ExecuteProcessing.Duration", metrics.UnitMilliseconds, ms)
+		w.metrics.Record(w.spec.Stream, "ExecuteProcessing.Success", metrics.UnitCount, ok)
+	} else if l.Dynamic {
+		w.metrics.Record(w.spec.Stream, "JQProcessing.Duration", metrics.UnitMilliseconds, ms)
+	}
+	n := 0
+	for _, r := range out {
+		n += len(r.Data)
+	}
+	w.metrics.Record(w.spec.Stream, "SucceedProcessing.Records", metrics.UnitCount, float64(len(out)))
+	w.metrics.Record(w.spec.Stream, "SucceedProcessing.Bytes", metrics.UnitBytes, float64(n))
+}
+
+// dynamic reports whether the stream is dynamically partitioned.
+func (w *worker) dynamic() bool {
+	for _, l := range w.spec.Legs {
+		if l.Dynamic {
+			return true
+		}
+	}
+	return false
 }
 
 // zeroRand stands in for random-string when a prefix is evaluated to identify a partition.
@@ -638,6 +680,22 @@ func (w *worker) settle(l *leg, p *part, key string, stored int) {
 	}
 	w.status.delivered(l, p, key, stored)
 	w.status.buffered(l)
+	if !p.errorOut && p.buf.records > 0 {
+		name := l.metricPrefix()
+		w.metrics.Record(w.spec.Stream, name+".Bytes", metrics.UnitBytes, float64(len(p.buf.data)))
+		w.metrics.Record(w.spec.Stream, name+".Records", metrics.UnitCount, float64(p.buf.records))
+		if name == "DeliveryToS3" {
+			w.metrics.Record(w.spec.Stream, name+".ObjectCount", metrics.UnitCount, 1)
+		}
+	}
+}
+
+// metricPrefix names the leg's metrics: DeliveryToS3 or BackupToS3.
+func (l *leg) metricPrefix() string {
+	if l.Name == LegBackup {
+		return "BackupToS3"
+	}
+	return "DeliveryToS3"
 }
 
 // redo rewrites the object of an intent left by a crash, under the same key.
@@ -739,6 +797,13 @@ func (w *worker) write(ctx context.Context, l *leg, key string, buf buffer) erro
 	}
 	for attempt := 1; ; attempt++ {
 		err := w.out.PutObject(ctx, obj)
+		if ctx.Err() == nil {
+			ok := 0.0
+			if err == nil {
+				ok = 1
+			}
+			w.metrics.Record(w.spec.Stream, l.metricPrefix()+".Success", metrics.UnitCount, ok)
+		}
 		if err == nil {
 			w.logger.Debug("delivered object", "stream", w.spec.Stream, "leg", l.Name, "bucket", obj.Bucket, "key", key, "records", buf.records, "bytes", len(buf.data))
 			return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hydrant-dev/hydrant/internal/destination/s3"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
 	// stream, default 500 as in AWS; records beyond go to the error output.
 	MaxActivePartitions int `json:"maxActivePartitions"`
+	// MetricsRetention is how long the one-minute metrics are kept, default 24h.
+	MetricsRetention Duration `json:"metricsRetention"`
 	// Retention is how long undelivered records are kept, default 24h as in AWS.
 	Retention Duration `json:"retention"`
 	// MaxStreamBytes bounds each stream's journal; a full journal refuses puts with
@@ -155,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxActivePartitions < 1 || c.MaxActivePartitions > 100000 {
 		errs = append(errs, fmt.Errorf("maxActivePartitions %d: must be between 1 and 100000", c.MaxActivePartitions))
+	}
+	if err := (metrics.Config{Retention: time.Duration(c.MetricsRetention)}).Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Lambda.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("lambda: %w", err))

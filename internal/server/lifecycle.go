@@ -85,6 +85,9 @@ func (s *Server) specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 			return delivery.Spec{}, false, err
 		}
 		main.Processor = p
+		for _, sp := range specs {
+			main.HasLambda = main.HasLambda || sp.Type == processor.TypeLambda
+		}
 	}
 	spec := delivery.Spec{Stream: st.Name, Version: st.Version, Legs: []delivery.LegSpec{main}}
 	if b := c.S3BackupConfiguration; c.S3BackupMode == "Enabled" && b != nil {

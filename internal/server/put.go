@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
 
 // maxBatchBytes is PutRecordBatch's limit on the decoded size of all records of one call.
@@ -14,12 +16,14 @@ const maxBatchBytes = 4 << 20
 
 // putRecord serves PutRecord: one record, acknowledged once it is synced in the journal.
 func (s *Server) putRecord(ctx context.Context, body []byte) (any, error) {
+	start := time.Now()
 	pb := s.putBatches.Get().(*shape.PutBatch)
 	defer s.putBatches.Put(pb)
 	if err := shape.DecodePutRecord(body, pb); err != nil {
 		return nil, err
 	}
 	pos, encrypted, err := s.append(ctx, pb)
+	s.recordPut(pb, "PutRecord", start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -30,6 +34,7 @@ func (s *Server) putRecord(ctx context.Context, body []byte) (any, error) {
 // accepted or refused as a unit; a refusal is a whole-request ServiceUnavailableException,
 // which every AWS SDK retries.
 func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
+	start := time.Now()
 	pb := s.putBatches.Get().(*shape.PutBatch)
 	defer s.putBatches.Put(pb)
 	if err := shape.DecodePutRecordBatch(body, pb); err != nil {
@@ -39,6 +44,7 @@ func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
 		return nil, api.Errorf(api.CodeInvalidArgument, "Records size exceeds 4 MB limit")
 	}
 	pos, encrypted, err := s.append(ctx, pb)
+	s.recordPut(pb, "PutRecordBatch", start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -69,4 +75,27 @@ func (s *Server) append(ctx context.Context, pb *shape.PutBatch) (journal.Positi
 		return pos, false, api.Errorf(api.CodeServiceUnavailable, "Slow down.")
 	}
 	return pos, st.Encryption.Status == string(api.EncryptionEnabled), nil
+}
+
+// recordPut records the ingestion metrics of a put that reached a stream: every accepted record
+// is counted once in IncomingRecords and IncomingBytes; refused ones in ThrottledRecords.
+func (s *Server) recordPut(pb *shape.PutBatch, op string, start time.Time, err error) {
+	var e *api.Error
+	if err != nil && (!errors.As(err, &e) || e.Code != api.CodeServiceUnavailable) {
+		return // the stream does not exist or refuses puts: nothing reached it
+	}
+	name, n, bytes := pb.DeliveryStreamName, float64(len(pb.Records)), float64(pb.TotalBytes)
+	if err != nil {
+		s.metrics.Record(name, "ThrottledRecords", metrics.UnitCount, n)
+		return
+	}
+	s.metrics.Record(name, "IncomingBytes", metrics.UnitBytes, bytes)
+	s.metrics.Record(name, "IncomingRecords", metrics.UnitCount, n)
+	s.metrics.Record(name, "IncomingPutRequests", metrics.UnitCount, 1)
+	s.metrics.Record(name, op+".Bytes", metrics.UnitBytes, bytes)
+	s.metrics.Record(name, op+".Requests", metrics.UnitCount, 1)
+	s.metrics.Record(name, op+".Latency", metrics.UnitMilliseconds, float64(time.Since(start).Microseconds())/1000)
+	if op == "PutRecordBatch" {
+		s.metrics.Record(name, op+".Records", metrics.UnitCount, n)
+	}
 }

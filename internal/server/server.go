@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
 
@@ -42,6 +44,7 @@ type Server struct {
 
 	lambdaMu sync.Mutex
 	lambda   *lambda.Invoker
+	metrics  *metrics.Store
 }
 
 // New returns a Server for cfg; Run starts it.
@@ -88,9 +91,22 @@ func (s *Server) Run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	s.runCtx = runCtx
+	if s.metrics, err = metrics.Open(metrics.Config{Dir: filepath.Join(s.cfg.DataDir, "metrics"), Retention: time.Duration(s.cfg.MetricsRetention)},
+		s.log.With("part", "metrics"), s.now); err != nil {
+		return fmt.Errorf("open metrics: %w", err)
+	}
+	metricsDone := make(chan error, 1)
+	go func() { metricsDone <- s.metrics.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-metricsDone; err != nil {
+			s.log.Error("save metrics", "err", err)
+		}
+	}()
 	s.deliveries = delivery.NewManager(runCtx, delivery.Deps{
 		Log: j, State: j, Objects: s.objects, Logger: s.log.With("part", "delivery"), Now: s.now,
 		Compression: compress.Config{Concurrency: runtime.GOMAXPROCS(0)},
+		Metrics:     s.metrics,
 	})
 	var tasks sync.WaitGroup
 	s.svc = &service{
@@ -156,6 +172,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /{$}", h)
 	mux.HandleFunc("POST /_hydrant/flush", s.handleFlush)
+	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("GET /_hydrant/streams/{name}/delivery", s.handleDeliveryStatus)
 	mux.HandleFunc("GET /_hydrant/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
