@@ -23,6 +23,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
+	"github.com/hydrant-dev/hydrant/internal/metrics/cloudwatch"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
 
@@ -178,7 +179,16 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	return mux
+	// The CloudWatch read API shares the listener: JSON 1.0, query and CBOR requests are told
+	// apart from Firehose's before routing.
+	cw := cloudwatch.NewHandler(cloudWatchSource{s.metrics}, s.log.With("part", "cloudwatch"))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cloudwatch.Match(r) {
+			cw.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // handleFlush delivers every buffered record now (of one stream with ?stream=NAME) and
