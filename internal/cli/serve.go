@@ -12,6 +12,7 @@ import (
 
 func newServe(stderr io.Writer) *cobra.Command {
 	var (
+		metricsOff                                                                                  bool
 		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen, objectStore string
 	)
 	cmd := &cobra.Command{
@@ -51,6 +52,9 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 			} else if cfg.ObjectStore == "" && (cfg.S3.Endpoint != "" || firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL") != "") {
 				cfg.ObjectStore = server.StoreS3
 			}
+			if flags.Changed("metrics-off") {
+				cfg.MetricsOff = metricsOff
+			}
 			if flags.Changed("pprof-listen") {
 				cfg.PprofListen = pprofListen
 			}
@@ -74,6 +78,7 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	f.StringVar(&objectStore, "object-store", "", "where buckets live: local (<data-dir>/s3/<bucket>) or s3 (default: s3 when an S3 endpoint is configured, e.g. AWS_ENDPOINT_URL_S3)")
+	f.BoolVar(&metricsOff, "metrics-off", false, "record no metrics (to measure their cost)")
 	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go runtime profiles (net/http/pprof) on host:port")
 	return cmd
 }

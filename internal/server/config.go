@@ -43,6 +43,8 @@ type Config struct {
 	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
 	// stream, default 500 as in AWS; records beyond go to the error output.
 	MaxActivePartitions int `json:"maxActivePartitions"`
+	// MetricsOff stops recording metrics (for measuring their cost; the APIs answer empty).
+	MetricsOff bool `json:"metricsOff"`
 	// MetricsRetention is how long the one-minute metrics are kept, default 24h.
 	MetricsRetention Duration `json:"metricsRetention"`
 	// Retention is how long undelivered records are kept, default 24h as in AWS.

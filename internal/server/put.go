@@ -86,16 +86,16 @@ func (s *Server) recordPut(pb *shape.PutBatch, op string, start time.Time, err e
 	}
 	name, n, bytes := pb.DeliveryStreamName, float64(len(pb.Records)), float64(pb.TotalBytes)
 	if err != nil {
-		s.metrics.Record(name, "ThrottledRecords", metrics.UnitCount, n)
+		s.rec.Record(name, "ThrottledRecords", metrics.UnitCount, n)
 		return
 	}
-	s.metrics.Record(name, "IncomingBytes", metrics.UnitBytes, bytes)
-	s.metrics.Record(name, "IncomingRecords", metrics.UnitCount, n)
-	s.metrics.Record(name, "IncomingPutRequests", metrics.UnitCount, 1)
-	s.metrics.Record(name, op+".Bytes", metrics.UnitBytes, bytes)
-	s.metrics.Record(name, op+".Requests", metrics.UnitCount, 1)
-	s.metrics.Record(name, op+".Latency", metrics.UnitMilliseconds, float64(time.Since(start).Microseconds())/1000)
+	s.rec.Record(name, "IncomingBytes", metrics.UnitBytes, bytes)
+	s.rec.Record(name, "IncomingRecords", metrics.UnitCount, n)
+	s.rec.Record(name, "IncomingPutRequests", metrics.UnitCount, 1)
+	s.rec.Record(name, op+".Bytes", metrics.UnitBytes, bytes)
+	s.rec.Record(name, op+".Requests", metrics.UnitCount, 1)
+	s.rec.Record(name, op+".Latency", metrics.UnitMilliseconds, float64(time.Since(start).Microseconds())/1000)
 	if op == "PutRecordBatch" {
-		s.metrics.Record(name, op+".Records", metrics.UnitCount, n)
+		s.rec.Record(name, op+".Records", metrics.UnitCount, n)
 	}
 }

@@ -46,7 +46,12 @@ type Server struct {
 	lambdaMu sync.Mutex
 	lambda   *lambda.Invoker
 	metrics  *metrics.Store
+	rec      delivery.Recorder // the store, or nothing with MetricsOff
 }
+
+type noRecorder struct{}
+
+func (noRecorder) Record(string, string, metrics.Unit, float64) {}
 
 // New returns a Server for cfg; Run starts it.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
@@ -96,6 +101,10 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.With("part", "metrics"), s.now); err != nil {
 		return fmt.Errorf("open metrics: %w", err)
 	}
+	s.rec = s.metrics
+	if s.cfg.MetricsOff {
+		s.rec = noRecorder{}
+	}
 	metricsDone := make(chan error, 1)
 	go func() { metricsDone <- s.metrics.Run(runCtx) }()
 	defer func() {
@@ -107,7 +116,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.deliveries = delivery.NewManager(runCtx, delivery.Deps{
 		Log: j, State: j, Objects: s.objects, Logger: s.log.With("part", "delivery"), Now: s.now,
 		Compression: compress.Config{Concurrency: runtime.GOMAXPROCS(0)},
-		Metrics:     s.metrics,
+		Metrics:     s.rec,
 	})
 	var tasks sync.WaitGroup
 	s.svc = &service{

@@ -89,6 +89,7 @@ type server struct {
 	URL     string // http://host:port
 	logPath string
 	env     []string // extra environment of the process
+	args    []string // extra arguments of `hydrant serve`
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
@@ -98,12 +99,19 @@ type server struct {
 // empty) and waits until /_hydrant/health answers. The process is stopped at cleanup.
 func startServer(t testing.TB, dataDir string, env ...string) *server {
 	t.Helper()
+	return startServerArgs(t, dataDir, nil, env...)
+}
+
+// startServerArgs is startServer with extra arguments for `hydrant serve`, such as
+// "--config", FILE.
+func startServerArgs(t testing.TB, dataDir string, args []string, env ...string) *server {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	logs := t.TempDir()
 	for attempt := 0; ; attempt++ {
-		s := &server{t: t, DataDir: dataDir, Addr: freeAddr(t), env: env, exited: make(chan struct{})}
+		s := &server{t: t, DataDir: dataDir, Addr: freeAddr(t), env: env, args: args, exited: make(chan struct{})}
 		s.URL = "http://" + s.Addr
 		s.logPath = filepath.Join(logs, fmt.Sprintf("hydrant-%d.log", attempt))
 		err := s.start()
@@ -123,7 +131,8 @@ func (s *server) start() error {
 	if err != nil {
 		return err
 	}
-	s.cmd = exec.Command(binary, "serve", "--data-dir", s.DataDir, "--listen", s.Addr, "--log-level", "info")
+	args := append([]string{"serve", "--data-dir", s.DataDir, "--listen", s.Addr, "--log-level", "info"}, s.args...)
+	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.Env = append(append(os.Environ(), "AWS_REGION=us-east-1"), s.env...)
 	if err := s.cmd.Start(); err != nil {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,6 +45,9 @@ type StreamSpec struct {
 	Name, Bucket      string
 	SizeMB, IntervalS int32
 	Compression       types.CompressionFormat // empty: the API's default, UNCOMPRESSED
+	// Configure, when set, adjusts the destination configuration before the stream is
+	// created (processing, dynamic partitioning, prefixes).
+	Configure func(*types.ExtendedS3DestinationConfiguration)
 }
 
 // CreateStream creates the stream and waits until it is ACTIVE.
@@ -55,6 +59,9 @@ func CreateStream(ctx context.Context, c *firehose.Client, s StreamSpec) error {
 			SizeInMBs: aws.Int32(s.SizeMB), IntervalInSeconds: aws.Int32(s.IntervalS),
 		},
 		CompressionFormat: s.Compression,
+	}
+	if s.Configure != nil {
+		s.Configure(dest)
 	}
 	_, err := c.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{
 		DeliveryStreamName:                 aws.String(s.Name),
@@ -98,4 +105,49 @@ func Flush(ctx context.Context, url, stream string) error {
 		return fmt.Errorf("flush %s: status %d: %s", stream, resp.StatusCode, b)
 	}
 	return nil
+}
+
+// LegStatus is one leg of Hydrant's GET /_hydrant/streams/NAME/delivery: what its buffers
+// hold and what it has written.
+type LegStatus struct {
+	Leg                  string  `json:"leg"`
+	Bucket               string  `json:"bucket"`
+	BufferedBytes        int64   `json:"bufferedBytes"`
+	BufferedRecords      int64   `json:"bufferedRecords"`
+	Objects              int64   `json:"objects"`
+	Bytes                int64   `json:"bytes"`
+	Records              int64   `json:"records"`
+	Partitions           int     `json:"partitions"`
+	PartitionLimitHits   int64   `json:"partitionLimitHits"`
+	FailedRecords        int64   `json:"failedRecords"`
+	DataFreshnessSeconds float64 `json:"dataFreshnessSeconds"`
+}
+
+// DeliveryStatus reads Hydrant's delivery status of stream and returns its destination leg.
+func DeliveryStatus(ctx context.Context, url, stream string) (LegStatus, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/_hydrant/streams/"+stream+"/delivery", nil)
+	if err != nil {
+		return LegStatus{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return LegStatus{}, fmt.Errorf("delivery status %s: %w", stream, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return LegStatus{}, fmt.Errorf("delivery status %s: status %d: %s", stream, resp.StatusCode, b)
+	}
+	var out struct {
+		Legs []LegStatus `json:"legs"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return LegStatus{}, fmt.Errorf("delivery status %s: %w", stream, err)
+	}
+	for _, l := range out.Legs {
+		if l.Leg == "destination" {
+			return l, nil
+		}
+	}
+	return LegStatus{}, fmt.Errorf("delivery status %s: no destination leg in %s", stream, b)
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,8 +30,14 @@ type LoadSpec struct {
 	RecordBytes int
 	Duration    time.Duration
 	// Data returns record i of client g, exactly size bytes; nil means FillerRecord. Every
-	// client sends the same Records records in every call.
+	// client sends the same Records records in every call, unless Bodies is above one.
 	Data func(g, i, size int) []byte
+	// Bodies is how many different batches each client sends, in turn (0 means 1): batch k
+	// of client g holds records Data(g, k*Records+i, size) for i < Records.
+	Bodies int
+	// Calls, when above zero, ends the load after that many calls from all clients together,
+	// or at Duration, whichever comes first.
+	Calls int
 }
 
 // LoadResult is what a load measured. Only calls answered 200 with FailedPutCount 0 count as
@@ -64,8 +71,9 @@ func (r LoadResult) Percentile(p float64) time.Duration {
 	return r.Latencies[min(max(i, 0), len(r.Latencies)-1)]
 }
 
-// RunLoad sends PutRecordBatch calls from Concurrency clients until Duration has passed.
-// Every call that starts before the deadline is allowed to finish and is counted.
+// RunLoad sends PutRecordBatch calls from Concurrency clients until Duration has passed (or
+// Calls calls were sent). Every call that starts before the deadline is allowed to finish and
+// is counted.
 func RunLoad(ctx context.Context, s LoadSpec) LoadResult {
 	type workerOut struct {
 		ok, failed, partial, records int
@@ -78,18 +86,25 @@ func RunLoad(ctx context.Context, s LoadSpec) LoadResult {
 	if data == nil {
 		data = FillerRecord
 	}
+	bodies := max(s.Bodies, 1)
 	// Bodies are built before the clock starts.
 	clients := make([]*firehose.Client, s.Concurrency)
-	recs := make([][]types.Record, s.Concurrency)
-	raws := make([]*rawPutter, s.Concurrency)
+	recs := make([][][]types.Record, s.Concurrency)
+	raws := make([][]*rawPutter, s.Concurrency)
 	for g := range s.Concurrency {
 		clients[g] = NewClient(s.URL, 2, s.Sign)
-		recs[g] = make([]types.Record, s.Records)
-		for i := range recs[g] {
-			recs[g][i].Data = data(g, i, s.RecordBytes)
+		for k := range bodies {
+			rs := make([]types.Record, s.Records)
+			for i := range rs {
+				rs[i].Data = data(g, k*s.Records+i, s.RecordBytes)
+			}
+			recs[g] = append(recs[g], rs)
+			if s.Raw {
+				raws[g] = append(raws[g], newRawPutter(s.URL, s.Stream, rs))
+			}
 		}
-		raws[g] = newRawPutter(s.URL, s.Stream, recs[g])
 	}
+	var calls atomic.Int64 // calls started, for s.Calls
 	outs := make([]workerOut, s.Concurrency)
 	start := time.Now()
 	deadline := start.Add(s.Duration)
@@ -101,15 +116,18 @@ func RunLoad(ctx context.Context, s LoadSpec) LoadResult {
 			o := &outs[g]
 			o.classes = map[string]int{}
 			batchBytes := int64(s.Records * s.RecordBytes)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
+			for n := 0; ctx.Err() == nil && time.Now().Before(deadline); n++ {
+				if s.Calls > 0 && calls.Add(1) > int64(s.Calls) {
+					break
+				}
 				t0 := time.Now()
 				var out *firehose.PutRecordBatchOutput
 				var err error
 				if s.Raw {
-					out, err = raws[g].put(ctx)
+					out, err = raws[g][n%bodies].put(ctx)
 				} else {
 					out, err = clients[g].PutRecordBatch(ctx, &firehose.PutRecordBatchInput{
-						DeliveryStreamName: aws.String(s.Stream), Records: recs[g],
+						DeliveryStreamName: aws.String(s.Stream), Records: recs[g][n%bodies],
 					})
 				}
 				d := time.Since(t0)

@@ -105,6 +105,46 @@ func (p *Proc) Stop() {
 	}
 }
 
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Memory returns the process's peak and current resident set size in bytes.
+func (p *Proc) Memory() (peak, current int64, err error) { return ProcMemory(p.cmd.Process.Pid) }
+
+// ProcMemory returns VmHWM (peak resident set size) and VmRSS of process pid from
+// /proc/PID/status, in bytes.
+func ProcMemory(pid int) (peak, current int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	found := 0
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "VmHWM" && k != "VmRSS") {
+			continue
+		}
+		f := strings.Fields(v) // "123456 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, 0, fmt.Errorf("parse /proc/%d/status: %q", pid, line)
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("parse /proc/%d/status: %w", pid, err)
+		}
+		if k == "VmHWM" {
+			peak = n << 10
+		} else {
+			current = n << 10
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/status: no VmHWM and VmRSS", pid)
+	}
+	return peak, current, nil
+}
+
 // CPU returns the user plus system CPU time the process has used so far.
 func (p *Proc) CPU() (time.Duration, error) {
 	return ProcCPU(p.cmd.Process.Pid)
