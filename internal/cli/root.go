@@ -31,7 +31,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(stderr))
+	root.AddCommand(newServe(stderr), newErrors(stdout))
 	return root
 }
 

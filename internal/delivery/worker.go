@@ -63,11 +63,9 @@ const (
 	LegBackup      = "backup"
 )
 
-// Error codes of records that fail partitioning (error output type processing-failed).
-const (
-	codePartitionLimit = "DynamicPartitioning.ActivePartitionsLimitExceeded"
-	codePartitionKey   = "DynamicPartitioning.MetadataExtractionFailed"
-)
+// codePartitionLimit is the error code of records refused by the active-partition limit
+// (error output type processing-failed).
+const codePartitionLimit = "DynamicPartitioning.ActivePartitionsLimitExceeded"
 
 // Spec is what a worker needs to know of its stream's delivery.
 type Spec struct {
@@ -421,7 +419,7 @@ func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, e
 		v := prefix.Values{Time: r.Arrival, Location: l.Location, Query: r.Query, Lambda: r.Lambda, Rand: zeroRand}
 		id, err := l.Prefix.Eval(v)
 		if err != nil {
-			failed = append(failed, processor.Failure{Raw: r, Code: codePartitionKey, Message: err.Error(), Attempts: 1, At: w.now()})
+			failed = append(failed, processor.Failure{Raw: r, Code: processor.CodeMetadataExtractionFailed, Message: err.Error(), Attempts: 1, At: w.now()})
 			continue
 		}
 		if _, open := l.parts[id]; !open && l.partitions() >= l.MaxPartitions {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,4 +85,37 @@ func TestMetricSumsAreExactAndSurviveRestart(t *testing.T) {
 	}
 	ts.stop()
 	check(startServer(t, dir))
+}
+
+// TestGrafanaDashboardNamesExist keeps docs/grafana/hydrant-dashboard.json true: every metric it
+// queries is one the server exposes (those that need throttling or partitioning aside).
+func TestGrafanaDashboardNamesExist(t *testing.T) {
+	b, err := os.ReadFile("../../docs/grafana/hydrant-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, "")
+	ts.createStream(t, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("g"), ExtendedS3DestinationConfiguration: s3Config("g")})
+	if _, err := ts.client.PutRecordBatch(context.Background(), &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("g"),
+		Records: []types.Record{{Data: []byte("x")}}}); err != nil {
+		t.Fatal(err)
+	}
+	ts.flush(t)
+	resp, err := http.Get(ts.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exposed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	needsEvents := map[string]bool{"hydrant_firehose_throttled_records_total": true, "hydrant_firehose_partition_count": true,
+		"hydrant_firehose_delivery_to_s3_data_freshness_seconds": true}
+	names := regexp.MustCompile(`\b(hydrant_[a-z0-9_]+|process_[a-z_]+|go_[a-z_]+)`).FindAllString(string(b), -1)
+	if len(names) < 10 {
+		t.Fatalf("found only %v in the dashboard", names)
+	}
+	for _, n := range names {
+		if !needsEvents[n] && !strings.Contains(string(exposed), "\n"+n) {
+			t.Errorf("the dashboard queries %s, which /metrics does not expose", n)
+		}
+	}
 }

@@ -246,10 +246,13 @@ func (s *Server) handleDeliveryStatus(w http.ResponseWriter, r *http.Request) {
 		delivery.LegStatus
 		DataFreshnessSeconds float64 `json:"dataFreshnessSeconds"`
 	}
+	objects, failures := s.deliveries.Recent(name, 20)
 	out := struct {
-		Stream string `json:"stream"`
-		Legs   []leg  `json:"legs"`
-	}{Stream: name, Legs: []leg{}}
+		Stream   string                   `json:"stream"`
+		Legs     []leg                    `json:"legs"`
+		Objects  []delivery.ObjectRecord  `json:"recentObjects"`
+		Failures []delivery.FailureRecord `json:"recentFailures"`
+	}{Stream: name, Legs: []leg{}, Objects: objects, Failures: failures}
 	for _, l := range legs {
 		out.Legs = append(out.Legs, leg{LegStatus: l, DataFreshnessSeconds: l.DataFreshness.Seconds()})
 	}
