@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 export HYDRANT_REQUIRE_TOOLS=1
 GOTESTSUM_VERSION=v1.13.0
 
-# Debian packages used by the tests as independent decoders (gzip, unzip, python-snappy,
-# snappy-java with a JDK to run it).
-apt_packages=(gzip unzip python3 python3-snappy libsnappy-java)
+# Debian packages used by the tests: independent decoders (gzip, unzip, python-snappy,
+# snappy-java with a JDK to run it) and a real browser for the console.
+apt_packages=(gzip unzip python3 python3-snappy libsnappy-java chromium)
 command -v javac >/dev/null || apt_packages+=(default-jdk-headless)
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -20,6 +20,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
 	"github.com/hydrant-dev/hydrant/internal/catalog"
 	"github.com/hydrant-dev/hydrant/internal/compress"
+	"github.com/hydrant-dev/hydrant/internal/console"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
@@ -183,6 +184,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /{$}", h)
 	mux.HandleFunc("POST /_hydrant/flush", s.handleFlush)
 	mux.Handle("GET /metrics", s.metrics)
+	mux.Handle("/console/", console.New(consoleSource{s}, s.log.With("part", "console")))
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /_hydrant/streams/{name}/delivery", s.handleDeliveryStatus)
 	mux.HandleFunc("GET /_hydrant/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

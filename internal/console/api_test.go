@@ -1,0 +1,203 @@
+package console
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// apiNow is the clock of the API tests: 30 s into a minute.
+var apiNow = time.Date(2025, 3, 14, 12, 0, 30, 0, time.UTC)
+
+func apiFixture(t testing.TB) *Handler {
+	t.Helper()
+	f := newFakeSource()
+	created := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	// Added out of order: the list sorts by name.
+	f.add(StreamSummary{Name: "orders", Status: "CREATING", Type: "DirectPut", Destination: "S3", Bucket: "arn:aws:s3:::orders", Created: created},
+		`{"DeliveryStreamName":"orders","DeliveryStreamStatus":"CREATING"}`)
+	f.add(StreamSummary{Name: "clicks", Status: "ACTIVE", Type: "DirectPut", Destination: "S3", Bucket: "arn:aws:s3:::clicks", Created: created},
+		`{"DeliveryStreamName":"clicks","DeliveryStreamStatus":"ACTIVE"}`)
+	m := func(d time.Duration) time.Time { return apiNow.Truncate(time.Minute).Add(d) }
+	f.point("clicks", IncomingRecords, m(-3*time.Minute), 999) // outside the rate window
+	f.point("clicks", IncomingRecords, m(-time.Minute), 600)
+	f.point("clicks", IncomingRecords, m(0), 300)
+	f.point("clicks", IncomingBytes, m(-time.Minute), 60000)
+	f.point("clicks", IncomingBytes, m(0), 30000)
+	f.point("clicks", IncomingBytes, m(0).Add(10*time.Second), 1000) // a second point in the minute adds up
+	f.point("clicks", DeliveredBytes, m(-2*time.Minute), 50000)
+	f.point("clicks", DataFreshnessSeconds, m(-2*time.Minute), 70)
+	f.point("clicks", DataFreshnessSeconds, m(-time.Minute), 42)
+	f.point("clicks", DataFreshnessSeconds, m(-time.Minute).Add(5*time.Second), 45) // Maximum keeps the larger
+	f.delivered("clicks", Object{Time: m(-2 * time.Minute), Bucket: "clicks", Key: "2025/03/14/11/a.gz", Bytes: 1024, Records: 10})
+	f.delivered("clicks", Object{Time: m(-time.Minute), Bucket: "clicks", Key: "2025/03/14/11/b.gz", Bytes: 2048, Records: 20})
+	f.failed("clicks", Failure{Time: m(-time.Minute), Kind: "delivery", Code: "S3.AccessDenied", Message: "Access Denied"})
+	h := New(f, nil)
+	h.now = func() time.Time { return apiNow }
+	return h
+}
+
+func TestAPI(t *testing.T) {
+	h := apiFixture(t)
+	zeros := func(n int) string { return strings.TrimSuffix(strings.Repeat("0,", n), ",") }
+	tests := []struct {
+		name   string
+		path   string
+		status int
+		want   string
+	}{
+		{
+			name: "list", path: "/console/api/streams", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z","streams":[
+				{"name":"clicks","status":"ACTIVE","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::clicks","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":10,"incomingBytesPerSecond":1011.1111111111111,"freshnessSeconds":45,
+				 "trend":[` + zeros(28) + `,60000,31000]},
+				{"name":"orders","status":"CREATING","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::orders","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null,
+				 "trend":[` + zeros(30) + `]}]}`,
+		},
+		{
+			name: "detail", path: "/console/api/streams/orders", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z",
+				"stream":{"name":"orders","status":"CREATING","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::orders","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null},
+				"description":{"DeliveryStreamName":"orders","DeliveryStreamStatus":"CREATING"}}`,
+		},
+		{
+			name: "detail of a missing stream", path: "/console/api/streams/nope", status: 404,
+			want: `{"error":"delivery stream \"nope\" not found"}`,
+		},
+		{
+			name: "metrics", path: "/console/api/streams/clicks/metrics?minutes=2", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z","start":"2025-03-14T11:58:00Z","stepSeconds":60,"series":[
+				{"metric":"IncomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":60000},{"time":"2025-03-14T12:00:00Z","value":31000}]},
+				{"metric":"IncomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":600},{"time":"2025-03-14T12:00:00Z","value":300}]},
+				{"metric":"DeliveryToS3.Bytes","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":50000},{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Records","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.DataFreshness","stat":"Maximum","points":[{"time":"2025-03-14T11:58:00Z","value":70},{"time":"2025-03-14T11:59:00Z","value":45},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
+		},
+		{
+			name: "metrics with a bad range", path: "/console/api/streams/clicks/metrics?minutes=0", status: 400,
+			want: `{"error":"minutes must be an integer from 1 to 1440"}`,
+		},
+		{
+			name: "metrics of a missing stream", path: "/console/api/streams/nope/metrics", status: 404,
+			want: `{"error":"delivery stream \"nope\" not found"}`,
+		},
+		{
+			name: "objects", path: "/console/api/streams/clicks/objects?limit=1", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z","objects":[
+				{"time":"2025-03-14T11:59:00Z","bucket":"clicks","key":"2025/03/14/11/b.gz","bytes":2048,"records":20}]}`,
+		},
+		{
+			name: "no objects yet", path: "/console/api/streams/orders/objects", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z","objects":[]}`,
+		},
+		{
+			name: "objects with a bad limit", path: "/console/api/streams/clicks/objects?limit=x", status: 400,
+			want: `{"error":"limit must be an integer from 1 to 200"}`,
+		},
+		{
+			name: "failures", path: "/console/api/streams/clicks/failures", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z","failures":[
+				{"time":"2025-03-14T11:59:00Z","kind":"delivery","code":"S3.AccessDenied","message":"Access Denied"}]}`,
+		},
+		{
+			name: "no failures", path: "/console/api/streams/orders/failures", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z","failures":[]}`,
+		},
+		{
+			name: "unknown route", path: "/console/api/nothing", status: 404,
+			want: `{"error":"no such API route"}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := serve(t, h, http.MethodGet, tc.path)
+			if res.Code != tc.status {
+				t.Errorf("status = %d, want %d", res.Code, tc.status)
+			}
+			if got := res.Header().Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", got)
+			}
+			if diff := cmp.Diff(decode(t, tc.want), decode(t, res.Body.String())); diff != "" {
+				t.Errorf("body mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPages(t *testing.T) {
+	h := apiFixture(t)
+	tests := []struct {
+		name, method, path string
+		status             int
+		contentType        string
+		contains           string
+	}{
+		{"list page", "GET", "/console/", 200, "text/html; charset=utf-8", `<script type="module" src="/console/assets/app.js">`},
+		{"stream page", "GET", "/console/streams/clicks", 200, "text/html; charset=utf-8", `<main id="app"`},
+		{"head of the page", "HEAD", "/console/", 200, "text/html; charset=utf-8", ""},
+		{"script", "GET", "/console/assets/app.js", 200, "text/javascript; charset=utf-8", "class StreamView"},
+		{"stylesheet", "GET", "/console/assets/style.css", 200, "text/css; charset=utf-8", ":root"},
+		{"missing asset", "GET", "/console/assets/nope.js", 404, "text/plain; charset=utf-8", ""},
+		{"other page", "GET", "/console/elsewhere", 404, "text/plain; charset=utf-8", ""},
+		{"wrong method", "POST", "/console/api/streams", 405, "text/plain; charset=utf-8", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := serve(t, h, tc.method, tc.path)
+			if res.Code != tc.status {
+				t.Errorf("status = %d, want %d", res.Code, tc.status)
+			}
+			if got := res.Header().Get("Content-Type"); got != tc.contentType {
+				t.Errorf("Content-Type = %q, want %q", got, tc.contentType)
+			}
+			if got := res.Header().Get("Content-Security-Policy"); !strings.Contains(got, "default-src 'self'") {
+				t.Errorf("Content-Security-Policy = %q, want default-src 'self'", got)
+			}
+			if body := res.Body.String(); !strings.Contains(body, tc.contains) {
+				t.Errorf("body does not contain %q:\n%.300s", tc.contains, body)
+			}
+		})
+	}
+}
+
+// TestMount checks the handler works mounted the way the server mounts it.
+func TestMount(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/console/", apiFixture(t))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	res, err := srv.Client().Get(srv.URL + "/console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || res.Request.URL.Path != "/console/" || !strings.Contains(string(body), "Hydrant console") {
+		t.Errorf("GET /console ended at %s with %d, want the page at /console/", res.Request.URL.Path, res.StatusCode)
+	}
+}
+
+func serve(t testing.TB, h http.Handler, method, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	res := httptest.NewRecorder()
+	h.ServeHTTP(res, httptest.NewRequest(method, path, nil))
+	return res
+}
+
+func decode(t testing.TB, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+	return v
+}

@@ -1,0 +1,412 @@
+// The console page: a list of delivery streams and a page per stream, routed on the URL
+// (/console/ and /console/streams/{name}) and refreshed by polling the JSON API.
+
+import { h, s, replace } from './dom.js';
+import * as fmt from './format.js';
+import { Chart, binaryUnit } from './chart.js';
+
+const POLL_MS = 3000;
+const API = '/console/api';
+const app = document.getElementById('app');
+const live = document.getElementById('live');
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function get(path) {
+  const r = await fetch(API + path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new ApiError(r.status, body.error || r.statusText);
+  return body;
+}
+
+// Poller calls fn now and again POLL_MS after each call settles, until stopped.
+class Poller {
+  constructor(fn) { this.fn = fn; this.timer = null; this.stopped = false; }
+  start() { this.tick(); }
+  stop() { this.stopped = true; clearTimeout(this.timer); }
+  async tick() {
+    if (this.stopped || this.busy) return;
+    clearTimeout(this.timer);
+    this.busy = true;
+    try {
+      await this.run();
+    } finally {
+      this.busy = false;
+    }
+    if (!this.stopped) this.timer = setTimeout(() => this.tick(), POLL_MS);
+  }
+  async run() {
+    if (!document.hidden) {
+      try {
+        await this.fn();
+        setLive('ok', `Live · updated ${fmt.clock(new Date())}`);
+      } catch (err) {
+        if (this.stopped) return;
+        if (err instanceof ApiError && err.status === 404) setLive('ok', `Live · updated ${fmt.clock(new Date())}`);
+        else setLive('error', 'Connection lost · retrying');
+        console.warn('console: refresh failed:', err.message);
+      }
+    }
+  }
+}
+
+function setLive(state, text) {
+  live.dataset.state = state;
+  live.querySelector('.live-text').textContent = text;
+}
+
+// ---- shared pieces ----
+
+const statusTone = {
+  ACTIVE: 'ok', CREATING: 'info', UPDATING: 'info', DELETING: 'muted',
+  CREATING_FAILED: 'bad', DELETING_FAILED: 'bad', SUSPENDED: 'warn',
+};
+
+function badge(status) {
+  const tone = statusTone[status] ?? (status?.endsWith('FAILED') ? 'bad' : 'muted');
+  return h('span', { class: `badge tone-${tone}`, 'data-status': status }, h('span', { class: 'badge-dot' }), (status || 'UNKNOWN').replaceAll('_', ' '));
+}
+
+const typeNames = {
+  DirectPut: 'Direct PUT', KinesisStreamAsSource: 'Kinesis stream', MSKAsSource: 'Amazon MSK', DatabaseAsSource: 'Database',
+};
+
+function streamType(t) { return typeNames[t] ?? t ?? '—'; }
+
+function streamLink(name, ...children) {
+  return h('a', { href: `/console/streams/${encodeURIComponent(name)}`, 'data-nav': true }, ...children);
+}
+
+function tile(label, value, note) {
+  return h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, label), h('div', { class: 'tile-value' }, value), note ? h('div', { class: 'tile-note' }, note) : null);
+}
+
+function freshnessTone(sec) {
+  if (sec === null || sec === undefined) return '';
+  return sec > 3600 ? 'bad' : sec > 900 ? 'warn' : '';
+}
+
+function sparkline(values) {
+  const w = 120;
+  const ht = 28;
+  const hi = Math.max(...values, 0);
+  if (!values.length || hi === 0) {
+    return s('svg', { class: 'spark', viewBox: `0 0 ${w} ${ht}`, width: w, height: ht, 'aria-hidden': 'true' },
+      s('line', { x1: 0, x2: w, y1: ht - 1.5, y2: ht - 1.5, class: 'spark-flat' }));
+  }
+  const step = w / Math.max(1, values.length - 1);
+  const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(ht - 2 - (v / hi) * (ht - 4)).toFixed(1)}`);
+  return s('svg', { class: 'spark', viewBox: `0 0 ${w} ${ht}`, width: w, height: ht, 'aria-hidden': 'true' },
+    s('path', { class: 'spark-area', d: `M0,${ht}L${pts.join('L')}L${w},${ht}Z` }),
+    s('path', { class: 'spark-line', d: `M${pts.join('L')}` }));
+}
+
+function empty(title, text, extra) {
+  return h('div', { class: 'empty' }, h('div', { class: 'empty-title' }, title), h('p', {}, text), extra ?? null);
+}
+
+// breakable lets a long key wrap after its slashes rather than anywhere.
+function breakable(key) {
+  return key.split('/').flatMap((part, i, all) => (i < all.length - 1 ? [part + '/', h('wbr')] : [part]));
+}
+
+function timeCell(t, now) {
+  const d = new Date(t);
+  return h('td', { class: 'time', title: fmt.dateTime(d) }, h('span', { class: 'clock' }, fmt.clock(d)), h('span', { class: 'ago' }, fmt.ago(d, now)));
+}
+
+// ---- the stream list ----
+
+class ListView {
+  constructor() {
+    document.title = 'Delivery streams · Hydrant';
+    this.sub = h('p', { class: 'page-sub' }, 'Loading…');
+    this.tiles = h('div', { class: 'tiles' });
+    this.body = h('div', { class: 'card table-card' });
+    this.el = h('div', { class: 'page', 'data-view': 'list' },
+      h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Delivery streams'), this.sub)),
+      this.tiles, this.body);
+    this.poller = new Poller(() => this.refresh());
+  }
+
+  start() { this.poller.start(); }
+  stop() { this.poller.stop(); }
+
+  async refresh() {
+    const data = await get('/streams');
+    const now = new Date(data.now);
+    const list = data.streams ?? [];
+    const active = list.filter((x) => x.status === 'ACTIVE').length;
+    this.sub.textContent = list.length === 0 ? 'No streams yet'
+      : `${list.length} ${list.length === 1 ? 'stream' : 'streams'} · ${active} active · rates over the last minute`;
+    const sum = (k) => list.reduce((a, x) => a + (x[k] ?? 0), 0);
+    const fresh = list.map((x) => x.freshnessSeconds).filter((v) => v !== null && v !== undefined);
+    replace(this.tiles,
+      tile('Incoming records', h('span', {}, fmt.rate(sum('incomingRecordsPerSecond')), h('small', {}, ' /s')), 'all streams'),
+      tile('Incoming bytes', h('span', {}, fmt.bytes(sum('incomingBytesPerSecond')), h('small', {}, ' /s')), 'all streams'),
+      tile('Oldest undelivered data', fresh.length ? fmt.duration(Math.max(...fresh)) : '—', fresh.length ? 'worst data freshness' : 'nothing waiting'));
+    if (list.length === 0) {
+      replace(this.body, empty('No delivery streams yet',
+        'Create one with the AWS CLI, an SDK or the config file; it shows up here within seconds.',
+        h('pre', { class: 'hint' }, 'aws firehose create-delivery-stream --endpoint-url http://127.0.0.1:4573 \\\n  --delivery-stream-name my-stream \\\n  --extended-s3-destination-configuration BucketARN=arn:aws:s3:::my-bucket,RoleARN=arn:aws:iam::000000000000:role/firehose')));
+      return;
+    }
+    const rows = list.map((x) => h('tr', { 'data-stream': x.name, onclick: (e) => { if (!e.target.closest('a')) navigate(`/console/streams/${encodeURIComponent(x.name)}`); } },
+      h('td', { class: 'name' }, streamLink(x.name, x.name), h('div', { class: 'cell-note' }, 'created ', fmt.ago(new Date(x.created), now))),
+      h('td', {}, badge(x.status)),
+      h('td', {}, streamType(x.type)),
+      h('td', { class: 'dest' }, h('div', {}, x.destination || '—'), x.bucket ? h('div', { class: 'cell-note mono' }, fmt.bucketName(x.bucket)) : null),
+      h('td', { class: 'num', 'data-col': 'records' }, fmt.rate(x.incomingRecordsPerSecond)),
+      h('td', { class: 'num', 'data-col': 'bytes' }, fmt.bytes(x.incomingBytesPerSecond), h('span', { class: 'unit' }, '/s')),
+      h('td', { class: `num ${freshnessTone(x.freshnessSeconds)}`, 'data-col': 'freshness' }, fmt.duration(x.freshnessSeconds)),
+      h('td', { class: 'trend' }, sparkline(x.trend ?? []))));
+    replace(this.body, h('table', { class: 'table streams' },
+      h('thead', {}, h('tr', {},
+        h('th', {}, 'Name'), h('th', {}, 'Status'), h('th', {}, 'Source'), h('th', {}, 'Destination'),
+        h('th', { class: 'num' }, 'Records/s'), h('th', { class: 'num' }, 'Bytes/s'), h('th', { class: 'num' }, 'Freshness'),
+        h('th', { class: 'trend' }, 'Bytes in, 30 min'))),
+      h('tbody', {}, rows)));
+  }
+}
+
+// ---- one stream ----
+
+const kinds = {
+  ExtendedS3DestinationDescription: 'Amazon S3',
+  S3DestinationDescription: 'Amazon S3',
+  HttpEndpointDestinationDescription: 'HTTP endpoint',
+  AmazonopensearchserviceDestinationDescription: 'OpenSearch',
+  ElasticsearchDestinationDescription: 'Elasticsearch',
+  RedshiftDestinationDescription: 'Redshift',
+  SplunkDestinationDescription: 'Splunk',
+  IcebergDestinationDescription: 'Apache Iceberg',
+  SnowflakeDestinationDescription: 'Snowflake',
+};
+
+const mainParam = {
+  Lambda: 'LambdaArn',
+  MetadataExtraction: 'MetadataExtractionQuery',
+  RecordDeAggregation: 'SubRecordType',
+  AppendDelimiterToRecord: 'Delimiter',
+  Decompression: 'CompressionFormat',
+  CloudWatchLogProcessing: 'DataMessageExtraction',
+};
+
+function code(text) { return h('code', {}, text); }
+
+// facts picks what matters most out of a DeliveryStreamDescription.
+function facts(desc) {
+  const d = desc?.DeliveryStreamDescription ?? desc ?? {};
+  const dest = d.Destinations?.[0] ?? {};
+  const [kindKey, c = {}] = Object.entries(dest).find(([k, v]) => k.endsWith('DestinationDescription') && v) ?? [];
+  const out = [];
+  out.push(['Destination', kinds[kindKey] ?? (kindKey ? kindKey.replace('DestinationDescription', '') : h('span', { class: 'muted' }, 'None yet'))]);
+  if (c.BucketARN) out.push(['Bucket', code(fmt.bucketName(c.BucketARN))]);
+  if (c.EndpointConfiguration?.Url) out.push(['Endpoint', code(c.EndpointConfiguration.Url)]);
+  const b = c.BufferingHints ?? {};
+  if (b.SizeInMBs || b.IntervalInSeconds) {
+    out.push(['Buffering', `${b.SizeInMBs ?? 5} MiB or ${fmt.duration(b.IntervalInSeconds ?? 300)}, whichever first`]);
+  }
+  const comp = c.CompressionFormat ?? c.RequestConfiguration?.ContentEncoding;
+  if (comp) out.push(['Compression', comp === 'UNCOMPRESSED' || comp === 'NONE' ? 'None' : comp]);
+  if (kindKey?.includes('S3')) {
+    out.push(['Prefix', c.Prefix ? code(c.Prefix) : h('span', { class: 'muted' }, 'default (YYYY/MM/dd/HH/)')]);
+    out.push(['Error prefix', c.ErrorOutputPrefix ? code(c.ErrorOutputPrefix) : h('span', { class: 'muted' }, 'default')]);
+  }
+  const pc = c.ProcessingConfiguration;
+  const procs = pc?.Enabled ? pc.Processors ?? [] : [];
+  out.push(['Processors', procs.length === 0 ? h('span', { class: 'muted' }, 'None')
+    : h('ul', { class: 'procs' }, procs.map((p) => {
+      const param = (p.Parameters ?? []).find((x) => x.ParameterName === mainParam[p.Type]);
+      return h('li', {}, h('span', { class: 'chip' }, p.Type), param ? code(param.ParameterValue) : null);
+    }))]);
+  const dp = c.DynamicPartitioningConfiguration;
+  out.push(['Dynamic partitioning', dp?.Enabled ? h('span', { class: 'on' }, 'Enabled') : h('span', { class: 'muted' }, 'Disabled')]);
+  const conv = c.DataFormatConversionConfiguration;
+  if (conv?.Enabled) {
+    const ser = conv.OutputFormatConfiguration?.Serializer ?? {};
+    out.push(['Format conversion', ser.ParquetSerDe ? 'Apache Parquet' : ser.OrcSerDe ? 'Apache ORC' : 'Enabled']);
+  }
+  if (c.FileExtension) out.push(['File extension', code(c.FileExtension)]);
+  if (c.CustomTimeZone) out.push(['Time zone', c.CustomTimeZone]);
+  out.push(['Source', streamType(d.DeliveryStreamType)]);
+  const ksrc = d.Source?.KinesisStreamSourceDescription?.KinesisStreamARN;
+  if (ksrc) out.push(['Kinesis stream', code(ksrc)]);
+  const enc = d.DeliveryStreamEncryptionConfiguration?.Status;
+  if (enc) out.push(['Encryption', enc]);
+  if (d.VersionId) out.push(['Version', d.VersionId]);
+  if (d.CreateTimestamp) out.push(['Created', fmt.dateTime(new Date(d.CreateTimestamp * 1000))]);
+  if (d.LastUpdateTimestamp) out.push(['Last updated', fmt.dateTime(new Date(d.LastUpdateTimestamp * 1000))]);
+  return { arn: d.DeliveryStreamARN, failure: d.FailureDescription, list: out };
+}
+
+// highlight renders JSON text as HTML with spans for strings, keys, numbers and literals.
+function highlight(json) {
+  const esc = json.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+  return esc.replace(/("(?:\\u[0-9a-fA-F]{4}|\\[^u]|[^\\"])*")(\s*:)?|\b(?:true|false|null)\b|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g,
+    (m, str, colon) => {
+      if (str) return colon ? `<span class="j-key">${str}</span>${colon}` : `<span class="j-str">${str}</span>`;
+      return /^[tfn]/.test(m) ? `<span class="j-lit">${m}</span>` : `<span class="j-num">${m}</span>`;
+    });
+}
+
+const failureTone = { delivery: 'bad', processing: 'warn', partitioning: 'violet' };
+
+class StreamView {
+  constructor(name) {
+    this.name = name;
+    document.title = `${name} · Hydrant`;
+    const q = `/streams/${encodeURIComponent(name)}`;
+    this.paths = [q, `${q}/metrics`, `${q}/objects?limit=15`, `${q}/failures?limit=15`];
+    this.badge = h('span', {});
+    this.sub = h('p', { class: 'page-sub mono' }, '');
+    this.tiles = h('div', { class: 'tiles' });
+    this.facts = h('dl', { class: 'facts' });
+    this.alert = h('div', { hidden: true });
+    this.json = h('pre', { class: 'json' });
+    this.descText = '';
+    const copy = h('button', { type: 'button', class: 'btn', onclick: async () => {
+      try { await navigator.clipboard.writeText(this.descText); copy.textContent = 'Copied'; } catch { copy.textContent = 'Copy failed'; }
+      setTimeout(() => { copy.textContent = 'Copy JSON'; }, 1500);
+    } }, 'Copy JSON');
+    this.charts = {
+      bytes: new Chart({ title: 'Bytes per minute', unit: binaryUnit, format: fmt.bytes, empty: 'No records in the last hour', series: [
+        { key: 'IncomingBytes', label: 'Incoming', color: 'in', area: true },
+        { key: 'DeliveryToS3.Bytes', label: 'Delivered', color: 'out' }] }),
+      records: new Chart({ title: 'Records per minute', format: fmt.count, axis: fmt.compact, empty: 'No records in the last hour', series: [
+        { key: 'IncomingRecords', label: 'Incoming', color: 'in', area: true },
+        { key: 'DeliveryToS3.Records', label: 'Delivered', color: 'out' }] }),
+      freshness: new Chart({ title: 'Data freshness', format: fmt.duration, axis: fmt.axisDuration, unit: fmt.durationUnit, empty: 'Nothing waiting in the last hour', series: [
+        { key: 'DeliveryToS3.DataFreshness', label: 'Oldest record, max per minute', color: 'fresh', area: true }] }),
+    };
+    this.objects = h('div', { class: 'card-body' });
+    this.failures = h('div', { class: 'card-body' });
+    this.objCount = h('span', { class: 'count' });
+    this.failCount = h('span', { class: 'count' });
+    this.content = h('div', { class: 'stream-content' },
+      this.alert,
+      this.tiles,
+      h('section', { class: 'card config' },
+        h('header', { class: 'card-head' }, h('h2', {}, 'Configuration')),
+        this.facts,
+        h('details', { class: 'raw' }, h('summary', {}, 'DeliveryStreamDescription (JSON)'), h('div', { class: 'raw-tools' }, copy), this.json)),
+      h('div', { class: 'section-head' }, h('h2', {}, 'Last hour'), h('span', { class: 'muted' }, 'per minute · dashed: minute in progress')),
+      h('div', { class: 'charts' }, Object.values(this.charts).map((c) => c.el)),
+      h('section', { class: 'card' }, h('header', { class: 'card-head' }, h('h2', {}, 'Latest delivered objects'), this.objCount), this.objects),
+      h('section', { class: 'card' }, h('header', { class: 'card-head' }, h('h2', {}, 'Latest failures'), this.failCount), this.failures));
+    this.missing = h('div', { class: 'card', hidden: true }, empty('Stream not found',
+      `There is no delivery stream named “${name}”. It may have been deleted.`, h('p', {}, h('a', { href: '/console/', 'data-nav': true }, '← All delivery streams'))));
+    this.el = h('div', { class: 'page', 'data-view': 'stream' },
+      h('nav', { class: 'crumbs' }, h('a', { href: '/console/', 'data-nav': true }, 'Delivery streams'), h('span', { 'aria-hidden': 'true' }, ' / '), h('span', {}, name)),
+      h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, h('span', {}, name), this.badge), this.sub)),
+      this.missing, this.content);
+    this.poller = new Poller(() => this.refresh());
+  }
+
+  start() { this.poller.start(); }
+  stop() {
+    this.poller.stop();
+    for (const c of Object.values(this.charts)) c.destroy();
+  }
+
+  async refresh() {
+    let res;
+    try {
+      res = await Promise.all(this.paths.map(get));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        this.missing.hidden = false;
+        this.content.hidden = true;
+        replace(this.badge);
+      }
+      throw err;
+    }
+    this.missing.hidden = true;
+    this.content.hidden = false;
+    const [detail, metrics, objects, failures] = res;
+    const now = new Date(detail.now);
+    const st = detail.stream;
+    replace(this.badge, badge(st.status));
+    const f = facts(detail.description);
+    this.sub.textContent = f.arn ?? '';
+    this.alert.hidden = !f.failure;
+    replace(this.alert, f.failure ? h('div', { class: 'alert' }, h('strong', {}, f.failure.Type), ' ', f.failure.Details) : null);
+
+    const sums = {};
+    for (const sr of metrics.series) sums[sr.metric] = sr.points.reduce((a, p) => a + (p.value ?? 0), 0);
+    replace(this.tiles,
+      tile('Incoming records', h('span', {}, fmt.rate(st.incomingRecordsPerSecond), h('small', {}, ' /s')), 'last minute'),
+      tile('Incoming bytes', h('span', {}, fmt.bytes(st.incomingBytesPerSecond), h('small', {}, ' /s')), 'last minute'),
+      tile('Data freshness', h('span', { class: freshnessTone(st.freshnessSeconds) }, fmt.duration(st.freshnessSeconds)), 'oldest undelivered record'),
+      tile('Delivered, last hour', fmt.bytes(sums['DeliveryToS3.Bytes'] ?? 0), `${fmt.count(sums['DeliveryToS3.Records'] ?? 0)} records`));
+
+    replace(this.facts, f.list.map(([k, v]) => h('div', { class: 'fact' }, h('dt', {}, k), h('dd', {}, v))));
+    const text = JSON.stringify(detail.description, null, 2);
+    if (text !== this.descText) {
+      this.descText = text;
+      this.json.innerHTML = highlight(text);
+    }
+
+    const times = metrics.series[0]?.points.map((p) => new Date(p.time)) ?? [];
+    const values = Object.fromEntries(metrics.series.map((sr) => [sr.metric, sr.points.map((p) => p.value)]));
+    for (const c of Object.values(this.charts)) c.update({ times, values });
+
+    const objs = objects.objects ?? [];
+    const buckets = [...new Set(objs.map((o) => fmt.bucketName(o.bucket)))];
+    this.objCount.textContent = objs.length ? `${buckets.length === 1 ? `s3://${buckets[0]} · ` : ''}latest ${objs.length}` : '';
+    replace(this.objects, objs.length === 0
+      ? empty('No objects delivered yet', 'Objects appear here once a buffer fills up or its interval passes.')
+      : h('table', { class: 'table objects' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'Key'), h('th', { class: 'num' }, 'Size'), h('th', { class: 'num' }, 'Records'))),
+        h('tbody', {}, objs.map((o) => h('tr', { 'data-key': o.key },
+          timeCell(o.time, now),
+          h('td', { class: 'key mono', title: `s3://${fmt.bucketName(o.bucket)}/${o.key}` }, breakable(o.key)),
+          h('td', { class: 'num' }, fmt.bytes(o.bytes)),
+          h('td', { class: 'num' }, fmt.count(o.records)))))));
+
+    const fails = failures.failures ?? [];
+    this.failCount.textContent = fails.length ? `latest ${fails.length}` : '';
+    replace(this.failures, fails.length === 0
+      ? empty('No failures', 'Every record so far was processed and delivered.')
+      : h('table', { class: 'table failures' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'Kind'), h('th', {}, 'Code'), h('th', {}, 'Message'))),
+        h('tbody', {}, fails.map((x) => h('tr', {},
+          timeCell(x.time, now),
+          h('td', {}, h('span', { class: `badge tone-${failureTone[x.kind] ?? 'muted'}` }, x.kind || '—')),
+          h('td', { class: 'mono code' }, x.code || '—'),
+          h('td', { class: 'msg' }, x.message))))));
+  }
+}
+
+// ---- routing ----
+
+let view = null;
+
+function route() {
+  view?.stop();
+  const m = location.pathname.match(/^\/console\/streams\/([^/]+)\/?$/);
+  view = m ? new StreamView(decodeURIComponent(m[1])) : new ListView();
+  replace(app, view.el);
+  view.start();
+}
+
+function navigate(href) {
+  if (href !== location.pathname) history.pushState(null, '', href);
+  route();
+  window.scrollTo(0, 0);
+}
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[data-nav]');
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  navigate(a.pathname);
+});
+window.addEventListener('popstate', route);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) view?.poller.tick(); });
+route();

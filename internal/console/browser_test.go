@@ -1,0 +1,404 @@
+package console
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hydrant-dev/hydrant/internal/testenv"
+)
+
+var updateDocs = flag.Bool("update-docs", false, "write ../../docs/images/console.png from the browser test")
+
+// chromiumPath is Debian's chromium, or $HYDRANT_CHROMIUM.
+func chromiumPath() string {
+	if p := os.Getenv("HYDRANT_CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
+
+// artifactDir is where the browser test saves its screenshots: $HYDRANT_TEST_ARTIFACTS/console,
+// else a temporary directory of the test.
+func artifactDir(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("HYDRANT_TEST_ARTIFACTS")
+	if base == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(base, "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startBrowser starts a headless chromium with a fresh profile and returns a tab's context.
+func startBrowser(t testing.TB) context.Context {
+	t.Helper()
+	bin := chromiumPath()
+	if _, err := os.Stat(bin); err != nil {
+		reason := fmt.Sprintf("chromium not found at %s (apt-get install -y chromium, or set HYDRANT_CHROMIUM)", bin)
+		if testenv.RequireTools() {
+			t.Fatal(reason)
+		}
+		t.Skip(reason)
+	}
+	ctx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser; its life is ctx's
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// pageErrors collects the uncaught exceptions, console errors and browser log errors (such
+// as Content-Security-Policy violations) of the tab.
+type pageErrors struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (p *pageErrors) listen(ctx context.Context) {
+	messages := chromedp.Console(ctx)
+	go func() { // ends with ctx
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				p.mu.Lock()
+				p.msgs = append(p.msgs, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				p.mu.Unlock()
+			}
+		}
+	}()
+}
+
+func (p *pageErrors) check(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.msgs {
+		t.Errorf("page error: %s", m)
+	}
+}
+
+type css = chromedp.CSS
+
+func TestBrowser(t *testing.T) {
+	ctx := startBrowser(t)
+	src := demoSource(time.Now())
+	srv := httptest.NewServer(New(src, nil))
+	t.Cleanup(srv.Close)
+	dir := artifactDir(t)
+	t.Logf("screenshots in %s", dir)
+	var errs pageErrors
+	errs.listen(ctx)
+
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			shot(t, ctx, filepath.Join(dir, "failed.png"))
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(sctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+
+	// The list shows both streams with their status.
+	do("open the list",
+		chromedp.Navigate(srv.URL+"/console/"),
+		chromedp.WaitVisible(css(`tr[data-stream="clickstream-events"]`)),
+		chromedp.WaitVisible(css(`tr[data-stream="app-logs"]`)),
+		mark(),
+	)
+	for _, name := range []string{"clickstream-events", "app-logs"} {
+		if got := text(`tr[data-stream="` + name + `"] .badge`); got != "ACTIVE" {
+			t.Errorf("status of %s = %q, want ACTIVE", name, got)
+		}
+	}
+	if got := text(`tr[data-stream="clickstream-events"] td[data-col="records"]`); got == "" || got == "0" || got == "—" {
+		t.Errorf("records/s of clickstream-events = %q, want a rate", got)
+	}
+	shot(t, ctx, filepath.Join(dir, "list.png"))
+
+	// A stream created meanwhile appears without a reload.
+	src.add(StreamSummary{Name: "orders-cdc", Status: "CREATING", Type: "DirectPut", Destination: "S3", Bucket: "arn:aws:s3:::orders", Created: time.Now()},
+		`{"DeliveryStreamName":"orders-cdc","DeliveryStreamStatus":"CREATING","DeliveryStreamType":"DirectPut","Destinations":[]}`)
+	do("see the new stream", chromedp.WaitVisible(css(`tr[data-stream="orders-cdc"]`)))
+	if got := text(`tr[data-stream="orders-cdc"] .badge`); got != "CREATING" {
+		t.Errorf("status of orders-cdc = %q, want CREATING", got)
+	}
+	expectNoReload(t, ctx)
+
+	// A stream's page: configuration and charts.
+	do("open a stream",
+		chromedp.Click(css(`tr[data-stream="clickstream-events"] a`)),
+		chromedp.WaitReady(css(`path.series[data-key="IncomingBytes"]`)),
+		chromedp.WaitVisible(css(`tr[data-key]`)),
+	)
+	points, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Math.min(...['IncomingBytes', 'IncomingRecords', 'DeliveryToS3.Bytes', 'DeliveryToS3.DataFreshness'].map((k) =>
+		(document.querySelector('path.series[data-key="' + k + '"]')?.getAttribute('d') ?? '').split('L').length))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if points < 50 {
+		t.Errorf("the charts' lines have at least %d points, want 50 or more", points)
+	}
+	tip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const hit = document.querySelector('.chart .hit');
+		const b = hit.getBoundingClientRect();
+		hit.dispatchEvent(new PointerEvent('pointermove', { clientX: b.left + b.width / 2, clientY: b.top + 10, bubbles: true }));
+		const tip = document.querySelector('.chart-tip');
+		return tip.hidden ? '' : tip.textContent;
+	})()`))
+	if err != nil || !strings.Contains(tip, "Incoming") || !strings.Contains(tip, "MiB") {
+		t.Errorf("hovering the bytes chart shows %q (%v), want the incoming and delivered bytes of a minute", tip, err)
+	}
+	facts := text(`.facts`)
+	for _, want := range []string{"Amazon S3", "analytics-raw", "64 MiB or 1 min", "GZIP", "MetadataExtraction", "Enabled"} {
+		if !strings.Contains(facts, want) {
+			t.Errorf("configuration %q does not mention %q", facts, want)
+		}
+	}
+	do("open the JSON", chromedp.Click(css(`details.raw summary`)), chromedp.WaitVisible(css(`pre.json .j-key`)))
+	do("close the JSON", chromedp.Click(css(`details.raw summary`)))
+	if open, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('details.raw').open`)); err != nil || open {
+		t.Fatalf("the JSON is still open (%v)", err)
+	}
+	shot(t, ctx, filepath.Join(dir, "stream.png"))
+	// The picture for docs/console.md: the top of the page, down to the charts.
+	do("size the window for the docs", chromedp.EmulateViewport(1280, 1160), scrollTop(), chromedp.Sleep(300*time.Millisecond))
+	shotViewport(t, ctx, filepath.Join(dir, "console.png"))
+	if *updateDocs {
+		shotViewport(t, ctx, filepath.Join("..", "..", "docs", "images", "console.png"))
+	}
+	do("restore the window", chromedp.ResetViewport())
+
+	// A delivered object and a failure appear without a reload.
+	now := time.Now()
+	src.delivered("clickstream-events", Object{Time: now, Bucket: "analytics-raw", Key: "events/live-update-check.gz", Bytes: 4 << 20, Records: 5120})
+	src.failed("clickstream-events", Failure{Time: now, Kind: "delivery", Code: "S3.SlowDown", Message: "live update check"})
+	do("see the new object and failure",
+		chromedp.WaitVisible(css(`tr[data-key="events/live-update-check.gz"]`)),
+		chromedp.WaitVisible(`//td[contains(., "live update check")]`))
+	expectNoReload(t, ctx)
+
+	// The other pages.
+	do("open the other stream",
+		chromedp.Navigate(srv.URL+"/console/streams/app-logs"),
+		chromedp.WaitReady(css(`path.series[data-key="DeliveryToS3.Bytes"]`)),
+		chromedp.WaitVisible(css(`table.failures`)))
+	shot(t, ctx, filepath.Join(dir, "stream-app-logs.png"))
+	do("open a stream without data",
+		chromedp.Navigate(srv.URL+"/console/streams/orders-cdc"),
+		chromedp.WaitVisible(`//div[@class="empty-title" and text()="No objects delivered yet"]`))
+	shot(t, ctx, filepath.Join(dir, "stream-empty.png"))
+	errs.check(t) // the missing stream's page below logs its 404 responses
+	do("open a missing stream",
+		chromedp.Navigate(srv.URL+"/console/streams/nope"),
+		chromedp.WaitVisible(`//div[@class="empty-title" and text()="Stream not found"]`))
+	shot(t, ctx, filepath.Join(dir, "stream-missing.png"))
+	do("go back to the list", chromedp.Click(css(`.crumbs a`)), chromedp.WaitVisible(css(`tr[data-stream="orders-cdc"]`)))
+}
+
+// scrollTop scrolls the page to its top.
+func scrollTop() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](`window.scrollTo(0, 0)`)(ctx, t)
+		return err
+	})
+}
+
+// mark sets a variable in the page that a reload would clear.
+func mark() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[string](`window.hydrantMarker = "no reload"`)(ctx, t)
+		return err
+	})
+}
+
+func expectNoReload(t testing.TB, ctx context.Context) {
+	t.Helper()
+	marker, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(window.hydrantMarker)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marker != "no reload" {
+		t.Errorf("window.hydrantMarker = %q: the page reloaded", marker)
+	}
+}
+
+// shot saves a screenshot of the whole page.
+func shot(t testing.TB, ctx context.Context, path string) {
+	t.Helper()
+	save(t, ctx, path, chromedp.FullScreenshot(100))
+}
+
+// shotViewport saves a screenshot of the window.
+func shotViewport(t testing.TB, ctx context.Context, path string) {
+	t.Helper()
+	save(t, ctx, path, chromedp.CaptureScreenshot())
+}
+
+func save(t testing.TB, ctx context.Context, path string, a chromedp.Action[[]byte]) {
+	t.Helper()
+	b, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Errorf("screenshot %s: %v", path, err)
+		return
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Error(err)
+	}
+	t.Logf("wrote %s (%d KB)", path, len(b)>>10)
+}
+
+// demoSource returns two streams with an hour of plausible traffic up to now.
+func demoSource(now time.Time) *fakeSource {
+	f := newFakeSource()
+	rng := rand.New(rand.NewPCG(1, 2))
+	created := now.Add(-26 * time.Hour)
+	f.add(StreamSummary{Name: "clickstream-events", Status: "ACTIVE", Type: "DirectPut", Destination: "S3", Bucket: "arn:aws:s3:::analytics-raw", Created: created},
+		describeJSON("clickstream-events", created, `{
+			"RoleARN":"arn:aws:iam::123456789012:role/firehose-delivery",
+			"BucketARN":"arn:aws:s3:::analytics-raw",
+			"Prefix":"events/customer=!{partitionKeyFromQuery:customer_id}/!{timestamp:yyyy/MM/dd/HH}/",
+			"ErrorOutputPrefix":"errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
+			"BufferingHints":{"SizeInMBs":64,"IntervalInSeconds":60},
+			"CompressionFormat":"GZIP",
+			"EncryptionConfiguration":{"NoEncryptionConfig":"NoEncryption"},
+			"ProcessingConfiguration":{"Enabled":true,"Processors":[
+				{"Type":"RecordDeAggregation","Parameters":[{"ParameterName":"SubRecordType","ParameterValue":"JSON"}]},
+				{"Type":"MetadataExtraction","Parameters":[{"ParameterName":"MetadataExtractionQuery","ParameterValue":"{customer_id: .customer.id}"},{"ParameterName":"JsonParsingEngine","ParameterValue":"JQ-1.6"}]},
+				{"Type":"AppendDelimiterToRecord","Parameters":[{"ParameterName":"Delimiter","ParameterValue":"\\n"}]}]},
+			"DynamicPartitioningConfiguration":{"Enabled":true,"RetryOptions":{"DurationInSeconds":300}},
+			"FileExtension":".json.gz",
+			"S3BackupMode":"Disabled"}`))
+	f.add(StreamSummary{Name: "app-logs", Status: "ACTIVE", Type: "DirectPut", Destination: "S3", Bucket: "arn:aws:s3:::logs-archive", Created: created.Add(3 * time.Hour)},
+		describeJSON("app-logs", created.Add(3*time.Hour), `{
+			"RoleARN":"arn:aws:iam::123456789012:role/firehose-delivery",
+			"BucketARN":"arn:aws:s3:::logs-archive",
+			"Prefix":"logs/!{timestamp:yyyy/MM/dd}/",
+			"ErrorOutputPrefix":"logs-errors/",
+			"BufferingHints":{"SizeInMBs":128,"IntervalInSeconds":300},
+			"CompressionFormat":"HADOOP_SNAPPY",
+			"EncryptionConfiguration":{"NoEncryptionConfig":"NoEncryption"},
+			"ProcessingConfiguration":{"Enabled":true,"Processors":[
+				{"Type":"Lambda","Parameters":[{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:lambda:us-east-1:123456789012:function:redact-pii:$LATEST"}]}]},
+			"CustomTimeZone":"Europe/Paris",
+			"S3BackupMode":"Disabled"}`))
+
+	first := now.Truncate(time.Minute).Add(-60 * time.Minute)
+	for i := 0; i <= 60; i++ {
+		t := first.Add(time.Duration(i) * time.Minute)
+		frac := 1.0
+		if i == 60 { // the minute in progress
+			frac = float64(now.Sub(t)) / float64(time.Minute)
+		}
+		// clickstream-events: a daily-ish wave with noise, delivered every minute.
+		recs := math.Round(frac * (60000 + 18000*math.Sin(float64(i)/9) + 4000*rng.NormFloat64()))
+		f.point("clickstream-events", IncomingRecords, t, recs)
+		f.point("clickstream-events", IncomingBytes, t, recs*(690+40*rng.Float64()))
+		if i < 60 {
+			prev := recs // before the hour, about the same as now
+			if i > 0 {
+				prev = f.series["clickstream-events"][IncomingRecords][i-1].Value
+			}
+			f.point("clickstream-events", DeliveredRecords, t, prev)
+			f.point("clickstream-events", DeliveredBytes, t, prev*245) // gzip
+			f.delivered("clickstream-events", Object{
+				Time: t.Add(2 * time.Second), Bucket: "analytics-raw",
+				Key:   fmt.Sprintf("events/customer=%d/%s/clickstream-events-1-%s-%08x.json.gz", 1000+rng.IntN(40), t.UTC().Format("2006/01/02/15"), t.UTC().Format("2006-01-02-15-04-05"), rng.Uint32()),
+				Bytes: int64(prev * 245), Records: int64(prev),
+			})
+		}
+		// Freshness runs a little ahead, so a test that crosses a minute still sees a value.
+		for j := 0; j < 3 && (i == 60 || j == 0); j++ {
+			f.point("clickstream-events", DataFreshnessSeconds, t.Add(time.Duration(j)*time.Minute), 55+15*rng.Float64())
+		}
+		// app-logs: steady with a burst, flushed every five minutes.
+		lrecs := math.Round(frac * (9000 + 2500*rng.Float64() + burst(i)))
+		f.point("app-logs", IncomingRecords, t, lrecs)
+		f.point("app-logs", IncomingBytes, t, lrecs*(380+60*rng.Float64()))
+		f.point("app-logs", DataFreshnessSeconds, t, float64(60*(i%5)+30+rng.IntN(20)))
+		if i%5 == 0 && i > 0 {
+			var r, b float64
+			for _, p := range f.series["app-logs"][IncomingRecords][i-5 : i] {
+				r += p.Value
+			}
+			for _, p := range f.series["app-logs"][IncomingBytes][i-5 : i] {
+				b += p.Value
+			}
+			f.point("app-logs", DeliveredRecords, t, r)
+			f.point("app-logs", DeliveredBytes, t, b*0.42)
+			f.delivered("app-logs", Object{
+				Time: t.Add(4 * time.Second), Bucket: "logs-archive",
+				Key:   fmt.Sprintf("logs/%s/app-logs-2-%s-%08x.snappy", t.UTC().Format("2006/01/02"), t.UTC().Format("2006-01-02-15-04-05"), rng.Uint32()),
+				Bytes: int64(b * 0.42), Records: int64(r),
+			})
+		}
+		if i >= 38 && i <= 44 && i%2 == 0 {
+			f.failed("app-logs", Failure{Time: t.Add(17 * time.Second), Kind: "processing", Code: "Lambda.FunctionError",
+				Message: "The Lambda function was successfully invoked but it returned an error result: Task timed out after 60.00 seconds"})
+		}
+	}
+	f.failed("clickstream-events", Failure{Time: first.Add(12*time.Minute + 41*time.Second), Kind: "partitioning", Code: "DynamicPartitioning.MetadataExtractionFailed",
+		Message: "The query did not return a value for customer_id: null (null) cannot be matched"})
+	return f
+}
+
+// burst is extra load between minutes 35 and 45 of the hour.
+func burst(i int) float64 {
+	if i < 35 || i > 45 {
+		return 0
+	}
+	return 14000 * math.Sin(float64(i-35)/10*math.Pi)
+}
+
+// describeJSON returns a DeliveryStreamDescription with one extended S3 destination.
+func describeJSON(name string, created time.Time, dest string) string {
+	return fmt.Sprintf(`{"DeliveryStreamName":%q,"DeliveryStreamARN":"arn:aws:firehose:us-east-1:123456789012:deliverystream/%s",
+		"DeliveryStreamStatus":"ACTIVE","DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},"DeliveryStreamType":"DirectPut","VersionId":"3",
+		"CreateTimestamp":%d,"LastUpdateTimestamp":%d,
+		"Destinations":[{"DestinationId":"destinationId-000000000001","ExtendedS3DestinationDescription":%s}],"HasMoreDestinations":false}`,
+		name, name, created.Unix(), created.Add(90*time.Minute).Unix(), dest)
+}

@@ -1,0 +1,145 @@
+// Package console serves Hydrant's web console: a page listing the delivery streams with their
+// live rates, and a page per stream with its configuration, charts of the last hour, the latest
+// delivered objects and the latest failures.
+//
+// The page is plain HTML, CSS and JavaScript modules embedded in the binary (no build step, no
+// third-party code); it polls a small JSON API served by the same [Handler] under
+// /console/api/. The data comes from a [Source], which the server implements with adapters over
+// the catalog, the metrics store and the delivery workers.
+package console
+
+import (
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// StreamSummary is what the stream list shows of one delivery stream.
+type StreamSummary struct {
+	Name        string    // DeliveryStreamName
+	Status      string    // DeliveryStreamStatus: CREATING, ACTIVE, DELETING, …
+	Type        string    // DeliveryStreamType: DirectPut, KinesisStreamAsSource, …
+	Destination string    // destination kind: S3, HTTP endpoint, …
+	Bucket      string    // bucket name or ARN, "" when the destination has none
+	Created     time.Time // CreateTimestamp
+}
+
+// Point is the value of a metric in the minute that starts at Time.
+type Point struct {
+	Time  time.Time
+	Value float64
+}
+
+// Object is one object written to the destination.
+type Object struct {
+	Time    time.Time
+	Bucket  string
+	Key     string
+	Bytes   int64
+	Records int64
+}
+
+// Failure is one record or batch that could not be processed, partitioned or delivered.
+type Failure struct {
+	Time    time.Time
+	Kind    string // delivery, processing or partitioning
+	Code    string
+	Message string
+}
+
+// Metric names the console asks its Source for, with their Firehose (AWS/Firehose) meaning.
+const (
+	IncomingBytes        = "IncomingBytes"              // Sum per minute
+	IncomingRecords      = "IncomingRecords"            // Sum per minute
+	DeliveredBytes       = "DeliveryToS3.Bytes"         // Sum per minute
+	DeliveredRecords     = "DeliveryToS3.Records"       // Sum per minute
+	DataFreshnessSeconds = "DeliveryToS3.DataFreshness" // Maximum per minute, seconds
+)
+
+// Source is what the console reads. Its methods are called on every poll of every open page,
+// so they should be cheap and must be safe for concurrent use.
+type Source interface {
+	// Streams lists the delivery streams.
+	Streams() []StreamSummary
+	// Describe returns the DeliveryStreamDescription JSON of a stream, or false when there is
+	// no such stream.
+	Describe(name string) (json.RawMessage, bool)
+	// Series returns the per-minute values of a metric of a stream from since on, oldest
+	// first; minutes without a value may be left out.
+	Series(name, metric string, since time.Time) []Point
+	// Objects returns at most limit of the objects last delivered, latest first.
+	Objects(name string, limit int) []Object
+	// Failures returns at most limit of the latest failures, latest first.
+	Failures(name string, limit int) []Failure
+}
+
+// Handler serves the console page under /console/ and its JSON API under /console/api/.
+// Mount it with mux.Handle("/console/", h).
+type Handler struct {
+	src Source
+	log *slog.Logger
+	now func() time.Time
+	mux *http.ServeMux
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler that reads from src and logs to log.
+func New(src Source, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{src: src, log: log, now: time.Now, mux: http.NewServeMux()}
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	h.mux.HandleFunc("GET /console/{$}", h.page)
+	h.mux.HandleFunc("GET /console/streams/{name}", h.page)
+	h.mux.Handle("GET /console/assets/", http.StripPrefix("/console/assets/", noCache(http.FileServerFS(static))))
+	h.mux.HandleFunc("GET /console/api/streams", h.streams)
+	h.mux.HandleFunc("GET /console/api/streams/{name}", h.stream)
+	h.mux.HandleFunc("GET /console/api/streams/{name}/metrics", h.metrics)
+	h.mux.HandleFunc("GET /console/api/streams/{name}/objects", h.objects)
+	h.mux.HandleFunc("GET /console/api/streams/{name}/failures", h.failures)
+	h.mux.HandleFunc("GET /console/api/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, http.StatusNotFound, "no such API route")
+	})
+	return h
+}
+
+// ServeHTTP serves the page, its assets and the API.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	h.mux.ServeHTTP(w, r)
+}
+
+// page serves the single HTML page; the script routes between the list and a stream.
+func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
+	b, err := assets.ReadFile("assets/index.html")
+	if err != nil {
+		h.fail(w, http.StatusInternalServerError, "page missing")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(b)
+}
+
+// noCache makes browsers revalidate the assets, so an upgraded binary serves its new page.
+func noCache(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,98 @@
+package console
+
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+)
+
+// fakeSource is a Source held in memory; tests change it while a page polls it.
+type fakeSource struct {
+	mu       sync.Mutex
+	streams  []StreamSummary
+	desc     map[string]json.RawMessage
+	series   map[string]map[string][]Point // stream → metric → points, oldest first
+	objects  map[string][]Object           // latest first
+	failures map[string][]Failure          // latest first
+}
+
+var _ Source = (*fakeSource)(nil)
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{
+		desc:     map[string]json.RawMessage{},
+		series:   map[string]map[string][]Point{},
+		objects:  map[string][]Object{},
+		failures: map[string][]Failure{},
+	}
+}
+
+func (f *fakeSource) Streams() []StreamSummary {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.streams)
+}
+
+func (f *fakeSource) Describe(name string) (json.RawMessage, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.desc[name]
+	return d, ok
+}
+
+func (f *fakeSource) Series(name, metric string, since time.Time) []Point {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Point
+	for _, p := range f.series[name][metric] {
+		if !p.Time.Before(since) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (f *fakeSource) Objects(name string, limit int) []Object {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.objects[name]
+	return slices.Clone(o[:min(limit, len(o))])
+}
+
+func (f *fakeSource) Failures(name string, limit int) []Failure {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.failures[name]
+	return slices.Clone(o[:min(limit, len(o))])
+}
+
+// add registers a stream with its description.
+func (f *fakeSource) add(s StreamSummary, desc string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.streams = append(f.streams, s)
+	f.desc[s.Name] = json.RawMessage(desc)
+	f.series[s.Name] = map[string][]Point{}
+}
+
+// point appends a value of a metric.
+func (f *fakeSource) point(name, metric string, t time.Time, v float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.series[name][metric] = append(f.series[name][metric], Point{Time: t, Value: v})
+}
+
+// delivered records a new delivered object, latest first.
+func (f *fakeSource) delivered(name string, o Object) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.objects[name] = append([]Object{o}, f.objects[name]...)
+}
+
+// failed records a new failure, latest first.
+func (f *fakeSource) failed(name string, x Failure) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures[name] = append([]Failure{x}, f.failures[name]...)
+}

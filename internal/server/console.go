@@ -1,0 +1,77 @@
+package server
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/hydrant-dev/hydrant/internal/api"
+	"github.com/hydrant-dev/hydrant/internal/catalog"
+	"github.com/hydrant-dev/hydrant/internal/console"
+	"github.com/hydrant-dev/hydrant/internal/destination"
+)
+
+// consoleSource feeds the web console from the catalog, the metrics and the delivery workers.
+type consoleSource struct{ s *Server }
+
+var _ console.Source = consoleSource{}
+
+func (c consoleSource) Streams() []console.StreamSummary {
+	var out []console.StreamSummary
+	for _, st := range c.s.cat.List() {
+		out = append(out, summarize(st))
+	}
+	return out
+}
+
+func summarize(st catalog.Stream) console.StreamSummary {
+	var dest struct{ BucketARN string }
+	_ = json.Unmarshal(st.Destination.Config, &dest)
+	return console.StreamSummary{
+		Name: st.Name, Status: st.Status, Type: st.Type, Destination: st.Destination.Kind,
+		Bucket: destination.BucketFromARN(dest.BucketARN), Created: st.Created,
+	}
+}
+
+func (c consoleSource) Describe(name string) (json.RawMessage, bool) {
+	st, err := c.s.cat.Get(name)
+	if err != nil {
+		return nil, false
+	}
+	d, err := describe(st)
+	if err != nil {
+		return nil, false
+	}
+	b, err := json.Marshal(api.DescribeDeliveryStreamOutput{DeliveryStreamDescription: d})
+	return b, err == nil
+}
+
+func (c consoleSource) Series(name, metric string, since time.Time) []console.Point {
+	dps := c.s.metrics.Series(name, metric, since)
+	out := make([]console.Point, len(dps))
+	for i, d := range dps {
+		v := d.Sum
+		if metric == console.DataFreshnessSeconds {
+			v = d.Maximum
+		}
+		out[i] = console.Point{Time: d.Timestamp, Value: v}
+	}
+	return out
+}
+
+func (c consoleSource) Objects(name string, limit int) []console.Object {
+	objs, _ := c.s.deliveries.Recent(name, limit)
+	out := make([]console.Object, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, console.Object{Time: o.Time, Bucket: o.Bucket, Key: o.Key, Bytes: o.Bytes, Records: o.Records})
+	}
+	return out
+}
+
+func (c consoleSource) Failures(name string, limit int) []console.Failure {
+	_, fs := c.s.deliveries.Recent(name, limit)
+	out := make([]console.Failure, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, console.Failure{Time: f.Time, Kind: f.Kind, Code: f.Code, Message: f.Message})
+	}
+	return out
+}
