@@ -20,6 +20,7 @@ test:
 bench:
 	./bench/run.sh
 	./bench/run-s3.sh
+	./bench/run-partition.sh
 
 ## lint: vet, formatting and generated files
 lint:
