@@ -24,6 +24,7 @@ import (
 )
 
 type options struct {
+	metricsDuration                         time.Duration
 	duration, motoDuration, naturalDuration time.Duration
 	concurrency, records, recordBytes       int
 	sizeMB, intervalS                       int
@@ -45,6 +46,7 @@ func main() {
 	flag.StringVar(&o.motoBin, "moto-bin", "moto_server", "moto server command")
 	flag.StringVar(&o.results, "results", "bench/RESULTS.md", "append a dated section here (relative to the module root); empty: print only")
 	flag.BoolVar(&o.skipMoto, "skip-moto", false, "measure Hydrant only")
+	flag.DurationVar(&o.metricsDuration, "metrics-duration", 10*time.Second, "each of the four alternating loads (metrics on, off, on, off) measuring the cost of metrics; 0 skips it")
 	flag.BoolVar(&o.sdk, "sdk", false, "send the load with aws-sdk-go-v2 (encodes every call in the co-located client) instead of pre-encoded bodies")
 	flag.BoolVar(&o.sign, "sign-payload", false, "sign the SHA-256 of every body instead of UNSIGNED-PAYLOAD (costs the co-located client CPU)")
 	flag.Parse()
@@ -92,6 +94,14 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var cost *metricsCost
+	if o.metricsDuration > 0 {
+		c, err := benchMetricsCost(ctx, o, bin, tmp, spec, stdout)
+		if err != nil {
+			return err
+		}
+		cost = &c
+	}
 	var moto *harness.LoadResult
 	if !o.skipMoto {
 		m, err := benchMoto(ctx, o, tmp, spec, stdout)
@@ -102,6 +112,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	report := render(o, h, moto, systemInfo(root))
+	if cost != nil {
+		report += cost.render()
+	}
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, report)
 	if o.results == "" {
@@ -273,3 +286,63 @@ func durOr(ok bool, d time.Duration) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// metricsCost compares the ingest rate with metrics recorded and with --metrics-off, over
+// alternating loads on fresh servers so that drift of the shared machine falls on both.
+type metricsCost struct {
+	on, off       []float64 // MB/s of each load
+	duration      time.Duration
+	onAvg, offAvg float64
+}
+
+func benchMetricsCost(ctx context.Context, o options, bin, tmp string, spec harness.LoadSpec, stdout io.Writer) (metricsCost, error) {
+	c := metricsCost{duration: o.metricsDuration}
+	for i := 0; i < 4; i++ {
+		off := i%2 == 1
+		argv := []string{bin, "serve", "--data-dir", filepath.Join(tmp, fmt.Sprintf("metrics-cost-%d", i)), "--listen", "{addr}", "--log-level", "warn"}
+		if off {
+			argv = append(argv, "--metrics-off")
+		}
+		p, err := harness.StartProc(harness.ProcSpec{Name: "hydrant", LogPath: filepath.Join(tmp, fmt.Sprintf("metrics-cost-%d.log", i)),
+			Ready: "/_hydrant/health", Within: 30 * time.Second, Argv: argv})
+		if err != nil {
+			return c, err
+		}
+		cl := harness.NewClient(p.URL, 2, true)
+		if err := harness.CreateStream(ctx, cl, harness.StreamSpec{Name: "cost", Bucket: "cost", SizeMB: int32(o.sizeMB), IntervalS: int32(o.intervalS)}); err != nil {
+			p.Stop()
+			return c, err
+		}
+		s := spec
+		s.URL, s.Stream, s.Duration = p.URL, "cost", o.metricsDuration
+		r := harness.RunLoad(ctx, s)
+		p.Stop()
+		mode := "on"
+		if off {
+			mode = "off"
+			c.off = append(c.off, r.MBPerSec())
+		} else {
+			c.on = append(c.on, r.MBPerSec())
+		}
+		fmt.Fprintf(stdout, "hydrant, metrics %s: %.1f MB/s\n", mode, r.MBPerSec())
+	}
+	for _, v := range c.on {
+		c.onAvg += v / float64(len(c.on))
+	}
+	for _, v := range c.off {
+		c.offAvg += v / float64(len(c.off))
+	}
+	return c, nil
+}
+
+func (c metricsCost) render() string {
+	return fmt.Sprintf("- cost of metrics on the put path: four alternating %v loads on fresh servers, metrics on %.1f and %.1f MB/s, off %.1f and %.1f MB/s: on/off = %.3f (%.1f%% %s)\n",
+		c.duration, c.on[0], c.on[1], c.off[0], c.off[1], c.onAvg/c.offAvg, 100*abs(1-c.onAvg/c.offAvg), map[bool]string{true: "slower with metrics", false: "faster with metrics: noise"}[c.onAvg < c.offAvg])
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
