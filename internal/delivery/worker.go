@@ -411,6 +411,19 @@ func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, e
 		}
 		w.recordProcessing(l, time.Since(start), out, failed)
 	}
+	// raw returns the source record of an output record, for the error output: processors keep
+	// the journal record id as the prefix of a sub-record's id ("<id>.<n>").
+	raw := func(r processor.Record) processor.Record {
+		id, _, _ := strings.Cut(r.ID, ".")
+		for i := range in {
+			if in[i].ID == id {
+				orig := r
+				orig.Data = in[i].Data
+				return orig
+			}
+		}
+		return r
+	}
 	for _, r := range out {
 		if !l.Dynamic {
 			add(l.part("", false, prefix.Values{}), r.Data, r.Arrival)
@@ -418,13 +431,16 @@ func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, e
 		}
 		v := prefix.Values{Time: r.Arrival, Location: l.Location, Query: r.Query, Lambda: r.Lambda, Rand: zeroRand}
 		id, err := l.Prefix.Eval(v)
+		if err == nil {
+			err = checkSegments(id)
+		}
 		if err != nil {
-			failed = append(failed, processor.Failure{Raw: r, Code: processor.CodeMetadataExtractionFailed, Message: err.Error(), Attempts: 1, At: w.now()})
+			failed = append(failed, processor.Failure{Raw: raw(r), Code: processor.CodeMetadataExtractionFailed, Message: err.Error(), Attempts: 1, At: w.now()})
 			continue
 		}
 		if _, open := l.parts[id]; !open && l.partitions() >= l.MaxPartitions {
 			l.exceeded = true
-			failed = append(failed, processor.Failure{Raw: r, Code: codePartitionLimit,
+			failed = append(failed, processor.Failure{Raw: raw(r), Code: codePartitionLimit,
 				Message: fmt.Sprintf("The number of active partitions exceeds the limit of %d.", l.MaxPartitions), Attempts: 1, At: w.now()})
 			continue
 		}
@@ -480,6 +496,17 @@ func (w *worker) dynamic() bool {
 		}
 	}
 	return false
+}
+
+// checkSegments refuses an evaluated prefix with a "." or ".." path segment, which partition
+// key values can produce and which object stores refuse (the record would block its stream).
+func checkSegments(pfx string) error {
+	for _, seg := range strings.Split(pfx, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("the evaluated prefix %q has a %q path segment, which cannot be stored", pfx, seg)
+		}
+	}
+	return nil
 }
 
 // zeroRand stands in for random-string when a prefix is evaluated to identify a partition.

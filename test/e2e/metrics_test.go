@@ -13,6 +13,9 @@ import (
 // the built binary: after known puts, the IncomingRecords and IncomingBytes sums equal what was
 // put. Then the AWS CLI reads the same metric.
 func TestScenarioMetricCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs the built binary")
+	}
 	py := requireTool(t, "python3")
 	s := startServer(t, "")
 	script, _ := filepath.Abs("testdata/scenario_metrics.py")

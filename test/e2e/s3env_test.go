@@ -13,6 +13,9 @@ import (
 // TestEndpointFromEnvironment runs the binary exactly as the README says a user points it at
 // MinIO: AWS_ENDPOINT_URL_S3 and the standard credential variables, nothing else.
 func TestEndpointFromEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs the built binary")
+	}
 	m := testenv.StartMinIO(t)
 	m.CreateBucket(t, "lake")
 	s := startServer(t, "",
