@@ -43,6 +43,9 @@ type Config struct {
 	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
 	// stream, default 500 as in AWS; records beyond go to the error output.
 	MaxActivePartitions int `json:"maxActivePartitions"`
+	// Faults are failures injected into the puts of named streams (beyond AWS, for testing
+	// producers' retries).
+	Faults map[string]Faults `json:"faults"`
 	// MetricsOff stops recording metrics (for measuring their cost; the APIs answer empty).
 	MetricsOff bool `json:"metricsOff"`
 	// MetricsRetention is how long the one-minute metrics are kept, default 24h.
@@ -156,6 +159,11 @@ func (c Config) Validate() error {
 		}
 		if b.Dir != "" && b.s3Overrides() {
 			errs = append(errs, fmt.Errorf("buckets.%s: dir and S3 settings are exclusive", name))
+		}
+	}
+	for name, f := range c.Faults {
+		if err := f.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("faults.%s: %w", name, err))
 		}
 	}
 	if c.MaxActivePartitions < 1 || c.MaxActivePartitions > 100000 {

@@ -43,14 +43,45 @@ func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
 	if pb.TotalBytes > maxBatchBytes {
 		return nil, api.Errorf(api.CodeInvalidArgument, "Records size exceeds 4 MB limit")
 	}
-	pos, encrypted, err := s.append(ctx, pb)
-	s.recordPut(pb, "PutRecordBatch", start, err)
-	if err != nil {
-		return nil, err
+	// Injected faults fail some records; only the others are stored.
+	fail := s.faults.failing(pb.DeliveryStreamName, len(pb.Records))
+	all := pb.Records
+	if fail != nil {
+		kept := make([][]byte, 0, len(all))
+		for i, r := range all {
+			if !fail[i] {
+				kept = append(kept, r)
+			}
+		}
+		pb.Records = kept
+		pb.TotalBytes = 0
+		for _, r := range kept {
+			pb.TotalBytes += len(r)
+		}
 	}
-	out := &api.PutRecordBatchOutput{Encrypted: encrypted, RequestResponses: make([]api.PutRecordBatchResponseEntry, len(pb.Records))}
-	for i := range pb.Records {
-		out.RequestResponses[i].RecordID = pos.RecordID(i)
+	var pos journal.Position
+	var encrypted bool
+	var err error
+	if len(pb.Records) > 0 || fail == nil {
+		pos, encrypted, err = s.append(ctx, pb)
+		s.recordPut(pb, "PutRecordBatch", start, err)
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := &api.PutRecordBatchOutput{Encrypted: encrypted, RequestResponses: make([]api.PutRecordBatchResponseEntry, len(all))}
+	next := 0
+	for i := range all {
+		if fail != nil && fail[i] {
+			out.RequestResponses[i] = api.PutRecordBatchResponseEntry{ErrorCode: api.CodeServiceUnavailable, ErrorMessage: "Slow down."}
+			out.FailedPutCount++
+			continue
+		}
+		out.RequestResponses[i].RecordID = pos.RecordID(next)
+		next++
+	}
+	if out.FailedPutCount > 0 {
+		s.rec.Record(pb.DeliveryStreamName, "ThrottledRecords", metrics.UnitCount, float64(out.FailedPutCount))
 	}
 	return out, nil
 }
@@ -62,6 +93,9 @@ func (s *Server) append(ctx context.Context, pb *shape.PutBatch) (journal.Positi
 	}
 	if err := s.svc.putRefusal(st); err != nil {
 		return journal.Position{}, false, err
+	}
+	if s.faults.throttle(st.Name) {
+		return journal.Position{}, false, api.Errorf(api.CodeServiceUnavailable, "Slow down.")
 	}
 	pos, err := s.journal.Append(ctx, st.Name, s.now(), pb.Records)
 	switch {

@@ -48,6 +48,7 @@ type Server struct {
 	lambda   *lambda.Invoker
 	metrics  *metrics.Store
 	rec      delivery.Recorder // the store, or nothing with MetricsOff
+	faults   *faultTable
 }
 
 type noRecorder struct{}
@@ -66,6 +67,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		now:        time.Now,
 		ready:      make(chan struct{}),
 		putBatches: sync.Pool{New: func() any { return new(shape.PutBatch) }},
+		faults:     newFaultTable(cfg.Faults),
 	}, nil
 }
 
@@ -187,6 +189,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/console/", console.New(consoleSource{s}, s.log.With("part", "console")))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /_hydrant/streams/{name}/delivery", s.handleDeliveryStatus)
+	mux.Handle("/_hydrant/streams/{name}/faults", s.faults)
 	mux.HandleFunc("GET /_hydrant/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
