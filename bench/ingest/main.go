@@ -72,22 +72,12 @@ type hydrantResult struct {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	root, err := harness.ModuleRoot()
+	ws, err := harness.Prepare("hydrant-bench-", o.hydrantBin, stdout)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "hydrant-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	bin := o.hydrantBin
-	if bin == "" {
-		fmt.Fprintln(stdout, "building ./cmd/hydrant ...")
-		if bin, err = harness.BuildHydrant(root, tmp); err != nil {
-			return err
-		}
-	}
+	defer ws.Close()
+	root, tmp, bin := ws.Root, ws.Tmp, ws.Hydrant
 	spec := harness.LoadSpec{Concurrency: o.concurrency, Records: o.records, RecordBytes: o.recordBytes, Sign: o.sign, Raw: !o.sdk}
 
 	h, err := benchHydrant(ctx, o, bin, tmp, spec, stdout)

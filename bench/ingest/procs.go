@@ -4,44 +4,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"github.com/hydrant-dev/hydrant/bench/internal/harness"
 	"io"
-	"io/fs"
 	"net/http"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// deliveredBytes sums the sizes of the objects hydrant wrote for bucket (temporary files
-// live in dot-directories and are skipped).
+// deliveredBytes sums the sizes of the objects hydrant wrote for bucket.
 func deliveredBytes(dataDir, bucket string) (n int64, objects int, err error) {
-	root := filepath.Join(dataDir, "s3", bucket)
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		n += info.Size()
+	err = harness.WalkObjects(dataDir, bucket, func(_, _ string, size int64) error {
+		n += size
 		objects++
 		return nil
 	})

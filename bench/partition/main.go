@@ -93,22 +93,12 @@ func main() {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	root, err := harness.ModuleRoot()
+	ws, err := harness.Prepare("hydrant-bench-partition-", o.hydrantBin, stdout)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "hydrant-bench-partition-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	bin := o.hydrantBin
-	if bin == "" {
-		fmt.Fprintln(stdout, "building ./cmd/hydrant ...")
-		if bin, err = harness.BuildHydrant(root, tmp); err != nil {
-			return err
-		}
-	}
+	defer ws.Close()
+	root, tmp, bin := ws.Root, ws.Tmp, ws.Hydrant
 	if o.profile != "" {
 		if o.profile, err = filepath.Abs(o.profile); err != nil {
 			return err

@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/hydrant-dev/hydrant/bench/internal/harness"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -22,43 +20,12 @@ const errorDir = "errors"
 // bucketBytes sums the sizes of the objects in a bucket of the local directory destination and
 // counts them; temporary files live in dot-directories and are skipped.
 func bucketBytes(dataDir, bucket string) (n int64, objects int, err error) {
-	err = walkObjects(dataDir, bucket, func(_, _ string, size int64) error {
+	err = harness.WalkObjects(dataDir, bucket, func(_, _ string, size int64) error {
 		n += size
 		objects++
 		return nil
 	})
 	return n, objects, err
-}
-
-// walkObjects calls fn with the path, the key and the size of every object of the bucket.
-func walkObjects(dataDir, bucket string, fn func(path, key string, size int64) error) error {
-	root := filepath.Join(dataDir, "s3", bucket)
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		return fn(p, filepath.ToSlash(rel), info.Size())
-	})
 }
 
 // delivered is what a bucket's objects hold after a run, checked record by record.
@@ -93,7 +60,7 @@ func verifyBucket(dataDir, bucket string, dynamic bool, recordBytes, samples int
 		d.partitions = map[string]int{}
 	}
 	var objs []object
-	err := walkObjects(dataDir, bucket, func(path, key string, size int64) error {
+	err := harness.WalkObjects(dataDir, bucket, func(path, key string, size int64) error {
 		d.objects++
 		first, _, _ := strings.Cut(key, "/")
 		switch {

@@ -87,22 +87,12 @@ type baseline struct {
 func (b baseline) parallelGzip() gzipRate { return b.gzip[1] }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	root, err := harness.ModuleRoot()
+	ws, err := harness.Prepare("hydrant-bench-s3-", o.hydrantBin, stdout)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "hydrant-bench-s3-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	bin := o.hydrantBin
-	if bin == "" {
-		fmt.Fprintln(stdout, "building ./cmd/hydrant ...")
-		if bin, err = harness.BuildHydrant(root, tmp); err != nil {
-			return err
-		}
-	}
+	defer ws.Close()
+	root, tmp, bin := ws.Root, ws.Tmp, ws.Hydrant
 
 	var base baseline
 	data := objectData(o.baselineMB<<20, o.concurrency, o.records, o.recordBytes)
