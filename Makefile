@@ -21,6 +21,7 @@ bench:
 	./bench/run.sh
 	./bench/run-s3.sh
 	./bench/run-partition.sh
+	$(GO) run ./bench/producer
 
 ## lint: vet, formatting and generated files
 lint:
