@@ -1,6 +1,9 @@
 # Hydrant's everyday commands. `make run` and `make test` are the two commands of README.md.
 
 GO ?= go
+# go.work ties the modules together for development; the server builds and tests with its own
+# go.mod (the Beam sink's module would otherwise move the server's dependencies).
+export GOWORK = off
 
 .PHONY: run build test bench lint generate fuzz
 

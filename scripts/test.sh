@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export HYDRANT_REQUIRE_TOOLS=1
+# Each module is tested with its own go.mod: the go.work that ties them together for
+# development would otherwise resolve the server's dependencies to Beam's versions.
+export GOWORK=off
 GOTESTSUM_VERSION=v1.13.0
 
 # Debian packages used by the tests: independent decoders (gzip, unzip, python-snappy,
@@ -37,4 +40,25 @@ fi
 ./scripts/install-minio.sh
 
 go build ./...
-exec "$gobin/gotestsum" --format pkgname-and-test-fails -- -count=1 -timeout 20m ./... "$@"
+results=$(mktemp -d)
+status=0
+"$gobin/gotestsum" --jsonfile "$results/main.json" --format pkgname-and-test-fails -- -count=1 -timeout 20m ./... "$@" || status=$?
+# The Apache Beam sink is its own module (firehoseio/go.mod): vet and test it there.
+(cd firehoseio && go vet ./... && "$gobin/gotestsum" --jsonfile "$results/firehoseio.json" --format pkgname-and-test-fails -- -count=1 -timeout 20m ./...) || status=$?
+
+# One closing line for both modules.
+python3 - "$results"/*.json <<'PY'
+import json, sys
+counts = {"pass": 0, "fail": 0, "skip": 0}
+for path in sys.argv[1:]:
+    for line in open(path):
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if ev.get("Test") and ev.get("Action") in counts:
+            counts[ev["Action"]] += 1
+print(f"tests: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+PY
+rm -rf "$results"
+exit "$status"
