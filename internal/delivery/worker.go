@@ -97,6 +97,10 @@ type LegSpec struct {
 	// at a time; records beyond go to the error output.
 	Dynamic       bool
 	MaxPartitions int
+	// MaxBufferedBytes bounds the bytes a leg holds in its open buffers; beyond it the largest
+	// buffer is written early (hints are hints), so that many partitions cannot exhaust
+	// memory. Zero means no bound.
+	MaxBufferedBytes int
 }
 
 // simple reports whether the leg's objects are whole journal messages, so that an interrupted
@@ -340,8 +344,14 @@ func (w *worker) take(ctx context.Context, b journal.Batch) error {
 				return err
 			}
 		}
+		if err := w.bound(ctx, l); err != nil {
+			return err
+		}
 		w.status.buffered(l)
 		for _, p := range touched {
+			if l.parts[p.id] != p {
+				continue // written early by bound
+			}
 			full := len(p.buf.data) >= l.SizeBytes
 			zeroCaughtUp := l.Interval == 0 && b.Pending == 0
 			if full || zeroCaughtUp {
@@ -356,6 +366,31 @@ func (w *worker) take(ctx context.Context, b journal.Batch) error {
 					return err
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// bound writes the largest open buffers of a leg early while the leg holds more than its
+// MaxBufferedBytes.
+func (w *worker) bound(ctx context.Context, l *leg) error {
+	if l.MaxBufferedBytes <= 0 {
+		return nil
+	}
+	total := 0
+	for _, p := range l.parts {
+		total += len(p.buf.data)
+	}
+	for total > l.MaxBufferedBytes && len(l.parts) > 0 {
+		var largest *part
+		for _, p := range l.parts {
+			if largest == nil || len(p.buf.data) > len(largest.buf.data) {
+				largest = p
+			}
+		}
+		total -= len(largest.buf.data)
+		if err := w.flush(ctx, l, largest); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
+	"github.com/hydrant-dev/hydrant/internal/processor"
 )
 
 // objects records what a worker stores, failing the first failures calls.
@@ -228,5 +230,68 @@ func TestBackupLegKeepsItsOwnProgressAcrossRestart(t *testing.T) {
 	legs, _ := m2.Status("s")
 	if len(legs) != 2 || legs[1].Objects != 1 || legs[1].Records != 2 {
 		t.Errorf("status %+v", legs)
+	}
+}
+
+// keyByFirstByte is a Processor that partitions records by their first byte.
+type keyByFirstByte struct{}
+
+func (keyByFirstByte) Process(_ context.Context, in []processor.Record) ([]processor.Record, []processor.Failure, error) {
+	for i := range in {
+		in[i].Query = map[string]string{"k": string(in[i].Data[:1])}
+	}
+	return in, nil, nil
+}
+
+func TestBufferBoundWritesTheLargestPartitionEarly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := openJournal(t)
+	out := &objects{got: map[string]string{}}
+	m := NewManager(ctx, Deps{Log: j, State: j, Objects: out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	spec := testSpec(t)
+	expr, err := prefix.Parse("k=!{partitionKeyFromQuery:k}/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, _ := prefix.ErrorPrefix("", "e/!{firehose:error-output-type}/")
+	spec.Legs[0].Prefix, spec.Legs[0].ErrorPrefix = expr, errs
+	spec.Legs[0].Dynamic, spec.Legs[0].MaxPartitions, spec.Legs[0].Processor = true, 10, keyByFirstByte{}
+	spec.Legs[0].MaxBufferedBytes = 100
+	m.Apply(spec)
+	// 30 records of 10 bytes over 3 partitions: 300 bytes against a 100-byte bound.
+	for i := 0; i < 30; i++ {
+		appendAll(t, j, fmt.Sprintf("%c-%08d", 'a'+i%3, i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		legs, _ := m.Status("s")
+		written := 0
+		for range out.snapshot() {
+			written++
+		}
+		if len(legs) == 1 && legs[0].BufferedBytes <= 100 && written >= 2 && legs[0].BufferedRecords+int(legs[0].Records) == 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, %d objects: want at most 100 bytes buffered and the rest written", legs, written)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := m.Flush(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for k, v := range out.snapshot() {
+		total += len(v)
+		if k[2] != v[0] {
+			t.Errorf("object %s holds %q: another partition's records", k, v)
+		}
+	}
+	if total != 300 {
+		for k, v := range out.snapshot() {
+			t.Logf("%s = %q", k, v)
+		}
+		t.Errorf("%d bytes delivered, want 300", total)
 	}
 }

@@ -40,6 +40,10 @@ type Config struct {
 	// Lambda says how the functions of Lambda processors are reached: an Invoke API endpoint
 	// (AWS by default) or a plain URL per function.
 	Lambda lambda.Config `json:"lambda"`
+	// MaxBufferBytes bounds the bytes one stream holds in its open buffers (default 256 MiB);
+	// beyond it the largest buffer is written early. With dynamic partitioning each of up to
+	// MaxActivePartitions buffers may otherwise grow to SizeInMBs.
+	MaxBufferBytes int `json:"maxBufferBytes"`
 	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
 	// stream, default 500 as in AWS; records beyond go to the error output.
 	MaxActivePartitions int `json:"maxActivePartitions"`
@@ -108,6 +112,9 @@ func (c Config) WithDefaults() Config {
 	if c.ObjectStore == "" {
 		c.ObjectStore = StoreLocal
 	}
+	if c.MaxBufferBytes == 0 {
+		c.MaxBufferBytes = 256 << 20
+	}
 	if c.MaxActivePartitions == 0 {
 		c.MaxActivePartitions = 500
 	}
@@ -165,6 +172,9 @@ func (c Config) Validate() error {
 		if err := f.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("faults.%s: %w", name, err))
 		}
+	}
+	if c.MaxBufferBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("maxBufferBytes %d: must be at least 1 MiB", c.MaxBufferBytes))
 	}
 	if c.MaxActivePartitions < 1 || c.MaxActivePartitions > 100000 {
 		errs = append(errs, fmt.Errorf("maxActivePartitions %d: must be between 1 and 100000", c.MaxActivePartitions))

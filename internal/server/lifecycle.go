@@ -89,6 +89,7 @@ func (s *Server) specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 			main.HasLambda = main.HasLambda || sp.Type == processor.TypeLambda
 		}
 	}
+	main.MaxBufferedBytes = max(s.cfg.MaxBufferBytes, main.SizeBytes+4<<20)
 	spec := delivery.Spec{Stream: st.Name, Version: st.Version, Legs: []delivery.LegSpec{main}}
 	if b := c.S3BackupConfiguration; c.S3BackupMode == "Enabled" && b != nil {
 		backup, err := legFor(delivery.LegBackup, b.BucketARN, deref(b.Prefix), b.CompressionFormat, b.EncryptionConfiguration,
