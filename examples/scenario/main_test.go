@@ -3,49 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"log/slog"
-	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hydrant-dev/hydrant/internal/server"
+	"github.com/hydrant-dev/hydrant/internal/servertest"
 )
 
-func startHydrant(t testing.TB) (url, dir string) {
-	t.Helper()
-	dir = t.TempDir()
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0", DataDir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server did not become ready")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return "http://" + srv.Addr(), dir
-}
-
 func TestScenarioAgainstHydrant(t *testing.T) {
-	url, dir := startHydrant(t)
+	h := servertest.Start(t)
+	url := h.URL
 	var logs bytes.Buffer
 	o := Options{EndpointURL: url, Stream: "scenario", Region: "us-east-1", Records: 2550, Single: 50, MetricsWait: 10 * time.Second}
 	o.Retry.MaxTrials = 5
@@ -64,27 +32,8 @@ func TestScenarioAgainstHydrant(t *testing.T) {
 		t.Errorf("Summary (-want +got):\n%s", diff)
 	}
 
-	// Every record is delivered once, in order within the one object.
-	resp, err := http.Post(url+"/_hydrant/flush", "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	got := map[string]int{}
-	err = filepath.WalkDir(filepath.Join(dir, "s3", "scenario"), func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		for line := range bytes.Lines(b) {
-			got[string(line)]++
-		}
-		return err
-	})
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
+	// Every record is delivered once.
+	got := h.Lines(t, "scenario")
 	wantLines := map[string]int{}
 	for _, r := range records {
 		wantLines[string(r)]++

@@ -2,22 +2,18 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"io"
-	"io/fs"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hydrant-dev/hydrant/internal/server"
+	"github.com/hydrant-dev/hydrant/internal/servertest"
 )
 
 // hydrant is an in-process server of one test.
 type hydrant struct {
-	url, dir string
+	*servertest.Hydrant
+	url string
 }
 
 // isolateAWS points the AWS configuration at nothing, so that tests see neither the
@@ -42,26 +38,8 @@ func isolateAWS(t *testing.T) {
 func startHydrant(t *testing.T) *hydrant {
 	t.Helper()
 	isolateAWS(t)
-	dir := t.TempDir()
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0", DataDir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	return &hydrant{url: "http://" + srv.Addr(), dir: dir}
+	h := servertest.Start(t)
+	return &hydrant{Hydrant: h, url: h.URL}
 }
 
 // run executes the hydrant command line and returns its stdout, stderr and exit code.
@@ -90,45 +68,18 @@ func (h *hydrant) createStream(t *testing.T, name, bucket string) {
 		"BufferingHints":{"SizeInMBs":64,"IntervalInSeconds":900}}}`)
 }
 
-// do sends a request to the server's control API and fails the test unless it answers 2xx.
-func (h *hydrant) do(t *testing.T, method, path, body string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, h.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-	}
-}
+// do sends a request to the server's control API and fails the test unless it answers 200.
+func (h *hydrant) do(t *testing.T, method, path, body string) { h.Do(t, method, path, body) }
 
 // delivered flushes the server and returns the records written under the bucket, as lines.
 func (h *hydrant) delivered(t *testing.T, bucket string) []string {
 	t.Helper()
-	h.do(t, http.MethodPost, "/_hydrant/flush", "")
+	h.Flush(t)
 	var lines []string
-	root := filepath.Join(h.dir, "s3", bucket)
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	for _, b := range h.Objects(t, bucket) {
 		for l := range strings.Lines(string(b)) {
 			lines = append(lines, l)
 		}
-		return nil
-	})
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
 	}
 	return lines
 }

@@ -1,15 +1,13 @@
 package cli
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hydrant-dev/hydrant/internal/server"
+	"github.com/hydrant-dev/hydrant/internal/servertest"
 )
 
 func post(t *testing.T, url, op, body string) {
@@ -29,16 +27,8 @@ func post(t *testing.T, url, op, body string) {
 }
 
 func TestErrorsCommandShowsProcessingFailures(t *testing.T) {
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-srv.Ready()
-	url := "http://" + srv.Addr()
+	ctx := t.Context()
+	url := servertest.Start(t).URL
 	post(t, url, "CreateDeliveryStream", `{"DeliveryStreamName":"p","ExtendedS3DestinationConfiguration":{
 		"RoleARN":"arn:aws:iam::000000000000:role/r","BucketARN":"arn:aws:s3:::p",
 		"BufferingHints":{"SizeInMBs":64,"IntervalInSeconds":60},

@@ -1,155 +1,37 @@
 package producer_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/google/go-cmp/cmp"
-	"github.com/hydrant-dev/hydrant/internal/server"
+	"github.com/hydrant-dev/hydrant/internal/servertest"
 	"github.com/hydrant-dev/hydrant/pkg/producer"
 )
 
 // hydrant is an in-process Hydrant on a random port with a Firehose client pointed at it.
-type hydrant struct {
-	url    string
-	dir    string
-	client *firehose.Client
-}
+type hydrant struct{ *servertest.Hydrant }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("HYDRANT_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func startHydrant(t testing.TB) *hydrant { return &hydrant{servertest.Start(t)} }
 
-// startHydrant runs a server until the test ends.
-func startHydrant(t testing.TB) *hydrant {
-	t.Helper()
-	dir := t.TempDir()
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0", DataDir: dir}, testLogger())
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server did not become ready")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	url := "http://" + srv.Addr()
-	client := firehose.New(firehose.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-	})
-	return &hydrant{url: url, dir: dir, client: client}
-}
-
-// createStream creates stream delivering to the bucket of the same name and waits until
-// it is ACTIVE.
-func (h *hydrant) createStream(t testing.TB, stream string) {
-	t.Helper()
-	ctx := context.Background()
-	_, err := h.client.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{
-		DeliveryStreamName: aws.String(stream),
-		ExtendedS3DestinationConfiguration: &types.ExtendedS3DestinationConfiguration{
-			RoleARN: aws.String("arn:aws:iam::000000000000:role/r"), BucketARN: aws.String("arn:aws:s3:::" + stream),
-		},
-	})
-	if err != nil {
-		t.Fatalf("CreateDeliveryStream: %v", err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		out, err := h.client.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(stream)})
-		if err != nil {
-			t.Fatalf("DescribeDeliveryStream: %v", err)
-		}
-		if out.DeliveryStreamDescription.DeliveryStreamStatus == types.DeliveryStreamStatusActive {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stream %s not ACTIVE", stream)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (h *hydrant) do(t testing.TB, method, path, body string) {
-	t.Helper()
-	req, err := http.NewRequest(method, h.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-	}
-}
+// createStream creates stream delivering to the bucket of the same name.
+func (h *hydrant) createStream(t testing.TB, stream string) { h.CreateStream(t, stream, stream) }
 
 // faults sets the injected faults of stream.
-func (h *hydrant) faults(t testing.TB, stream, faults string) {
-	t.Helper()
-	h.do(t, http.MethodPut, "/_hydrant/streams/"+stream+"/faults", faults)
-}
+func (h *hydrant) faults(t testing.TB, stream, faults string) { h.Faults(t, stream, faults) }
 
-// delivered flushes and returns how many times each line was delivered to bucket.
+// delivered flushes and returns how many times each line (without its newline) was delivered.
 func (h *hydrant) delivered(t testing.TB, bucket string) map[string]int {
 	t.Helper()
-	h.do(t, http.MethodPost, "/_hydrant/flush", "")
 	counts := map[string]int{}
-	root := filepath.Join(h.dir, "s3", bucket)
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for line := range bytes.Lines(b) {
-			counts[string(bytes.TrimSuffix(line, []byte("\n")))]++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", root, err)
+	for line, n := range h.Lines(t, bucket) {
+		counts[strings.TrimSuffix(line, "\n")] += n
 	}
 	return counts
 }
@@ -181,7 +63,7 @@ func TestPutRecordBatchAgainstHydrantFailFraction(t *testing.T) {
 	records := lines(2000, "ff")
 	cfg := fast
 	cfg.MaxTrials = 30
-	res, err := producer.PutRecordBatch(context.Background(), h.client, "ff", records, cfg)
+	res, err := producer.PutRecordBatch(context.Background(), h.Client, "ff", records, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +88,7 @@ func TestPutRecordBatchAgainstHydrantSucceedPerCall(t *testing.T) {
 	records := lines(10, "one")
 	cfg := fast
 	cfg.MaxTrials = 3
-	res, err := producer.PutRecordBatch(context.Background(), h.client, "one", records, cfg)
+	res, err := producer.PutRecordBatch(context.Background(), h.Client, "one", records, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +123,7 @@ func TestPutRecordAgainstHydrantThrottleCalls(t *testing.T) {
 			h.faults(t, "th", fmt.Sprintf(`{"throttleCalls":%d}`, tt.throttle))
 			cfg := fast
 			cfg.MaxTrials = tt.trials
-			id, err := producer.PutRecord(context.Background(), h.client, "th", fmt.Appendf(nil, "th-%d\n", i), cfg)
+			id, err := producer.PutRecord(context.Background(), h.Client, "th", fmt.Appendf(nil, "th-%d\n", i), cfg)
 			if tt.wantErr {
 				if !producer.Retryable(err) {
 					t.Fatalf("err = %v, want the last (retryable) throttling error", err)
@@ -255,7 +137,7 @@ func TestPutRecordAgainstHydrantThrottleCalls(t *testing.T) {
 	}
 	h.faults(t, "th", `{}`)
 	// Not retried: the stream does not exist.
-	_, err := producer.PutRecord(context.Background(), h.client, "missing", []byte("x"), fast)
+	_, err := producer.PutRecord(context.Background(), h.Client, "missing", []byte("x"), fast)
 	var nf *types.ResourceNotFoundException
 	if !errors.As(err, &nf) {
 		t.Errorf("err = %v, want ResourceNotFoundException", err)
@@ -273,7 +155,7 @@ func TestPutRecordBatchAgainstHydrantThrottleCalls(t *testing.T) {
 	records := lines(700, "tb")
 	cfg := fast
 	cfg.MaxTrials = 3
-	res, err := producer.PutRecordBatch(context.Background(), h.client, "tb", records, cfg)
+	res, err := producer.PutRecordBatch(context.Background(), h.Client, "tb", records, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +177,7 @@ func TestProducerAgainstHydrantFailFraction(t *testing.T) {
 	cfg := producer.ProducerConfig{Config: fast, BatchRecords: 100, Linger: 5 * time.Millisecond, MaxInFlight: 4, QueueRecords: 300,
 		OnFailure: func(f producer.FailedRecord) { mu.Lock(); failures = append(failures, f); mu.Unlock() }}
 	cfg.MaxTrials = 30
-	p := producer.NewProducer(h.client, "async", cfg)
+	p := producer.NewProducer(h.Client, "async", cfg)
 	records := lines(5000, "async")
 	ctx := context.Background()
 	// Four goroutines add concurrently; Add blocks on the 300-record queue.
