@@ -514,18 +514,27 @@ const crashEnv = "HYDRANT_JOURNAL_CRASH_DIR"
 // crashRecords returns the records of the crash child's put number i.
 func crashRecords(i int) [][]byte { return records(1+i%7, 200+i%1000, byte(i)) }
 
-// TestCrashChild is the child of TestCrashKeepsAcknowledged: it appends until killed and prints
-// "<put> <seq>" for every acknowledged put.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv(crashEnv)
-	if dir == "" {
-		t.Skip("runs only as the child of TestCrashKeepsAcknowledged")
+// TestMain runs the crash child instead of the tests when the test binary is started as one.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashEnv); dir != "" {
+		crashChild(dir)
+		return
 	}
+	os.Exit(m.Run())
+}
+
+// crashChild is the child process of TestCrashKeepsAcknowledged: it appends until killed and
+// prints "<put> <seq>" for every acknowledged put.
+func crashChild(dir string) {
 	j, err := Open(context.Background(), Config{Dir: dir}, nil)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintf(os.Stderr, "open: %v\n", err)
+		os.Exit(3)
 	}
-	createTest(t, j, "crash.test")
+	if err := j.CreateStream(context.Background(), "crash.test"); err != nil {
+		fmt.Fprintf(os.Stderr, "create stream: %v\n", err)
+		os.Exit(3)
+	}
 	var mu sync.Mutex
 	next := 0
 	var wg sync.WaitGroup
@@ -555,7 +564,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 		t.Skip("spawns a process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
