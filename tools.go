@@ -4,13 +4,13 @@
 package hydrant
 
 import (
+	_ "github.com/aws/aws-lambda-go/events"
+	_ "github.com/aws/aws-lambda-go/lambda"
 	_ "github.com/aws/aws-sdk-go-v2/config"
 	_ "github.com/aws/aws-sdk-go-v2/credentials"
 	_ "github.com/aws/aws-sdk-go-v2/feature/s3/manager"
-	_ "github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/aws/aws-sdk-go-v2/service/firehose"
-	_ "github.com/aws/aws-lambda-go/events"
-	_ "github.com/aws/aws-lambda-go/lambda"
+	_ "github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/chromedp/chromedp"
 	_ "github.com/google/go-cmp/cmp"
 	_ "github.com/google/uuid"
