@@ -467,7 +467,8 @@ func (w *worker) route(ctx context.Context, l *leg, b journal.Batch) ([]*part, e
 		v := prefix.Values{Time: r.Arrival, Location: l.Location, Query: r.Query, Lambda: r.Lambda, Rand: zeroRand}
 		id, err := l.Prefix.Eval(v)
 		if err == nil {
-			err = checkSegments(id)
+			// A key no destination can hold would block the stream: the record fails instead.
+			err = destination.CheckKey(id + "x")
 		}
 		if err != nil {
 			failed = append(failed, processor.Failure{Raw: raw(r), Code: processor.CodeMetadataExtractionFailed, Message: err.Error(), Attempts: 1, At: w.now()})
@@ -531,17 +532,6 @@ func (w *worker) dynamic() bool {
 		}
 	}
 	return false
-}
-
-// checkSegments refuses an evaluated prefix with a "." or ".." path segment, which partition
-// key values can produce and which object stores refuse (the record would block its stream).
-func checkSegments(pfx string) error {
-	for _, seg := range strings.Split(pfx, "/") {
-		if seg == "." || seg == ".." {
-			return fmt.Errorf("the evaluated prefix %q has a %q path segment, which cannot be stored", pfx, seg)
-		}
-	}
-	return nil
 }
 
 // zeroRand stands in for random-string when a prefix is evaluated to identify a partition.

@@ -3,7 +3,11 @@
 // destinationtest is the conformance suite each implementation's tests run.
 package destination
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Object is one delivered object.
 type Object struct {
@@ -32,4 +36,19 @@ func BucketFromARN(arn string) string {
 		}
 	}
 	return ""
+}
+
+// CheckKey applies the key rules every destination shares: not empty, no trailing "/", and no
+// "." or ".." path segment (a directory destination cannot hold them, and S3-compatible stores
+// refuse or normalize them). Errors wrap ErrInvalidObject.
+func CheckKey(key string) error {
+	if key == "" || strings.HasSuffix(key, "/") {
+		return fmt.Errorf("%w: key %q is empty or ends in /", ErrInvalidObject, key)
+	}
+	for _, part := range strings.Split(key, "/") {
+		if part == "." || part == ".." {
+			return fmt.Errorf("%w: key %q has a %q segment", ErrInvalidObject, key, part)
+		}
+	}
+	return nil
 }

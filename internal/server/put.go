@@ -62,6 +62,15 @@ func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
 	var pos journal.Position
 	var encrypted bool
 	var err error
+	if len(pb.Records) == 0 && fail != nil { // every record failed by injection: the stream must still exist
+		st, err := s.svc.get(pb.DeliveryStreamName)
+		if err == nil {
+			err = s.svc.putRefusal(st)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	if len(pb.Records) > 0 || fail == nil {
 		pos, encrypted, err = s.append(ctx, pb)
 		s.recordPut(pb, "PutRecordBatch", start, err)

@@ -54,13 +54,8 @@ func (d *Dir) Path(bucket, key string) (string, error) {
 	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." || strings.HasPrefix(bucket, ".") {
 		return "", fmt.Errorf("%w: bucket %q", destination.ErrInvalidObject, bucket)
 	}
-	if key == "" || strings.HasSuffix(key, "/") {
-		return "", fmt.Errorf("%w: key %q", destination.ErrInvalidObject, key)
-	}
-	for _, part := range strings.Split(key, "/") {
-		if part == ".." || part == "." {
-			return "", fmt.Errorf("%w: key %q has a %q segment", destination.ErrInvalidObject, key, part)
-		}
+	if err := destination.CheckKey(key); err != nil {
+		return "", err
 	}
 	dir, _ := d.bucketDir(bucket)
 	return filepath.Join(dir, filepath.FromSlash(key)), nil

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -278,20 +277,14 @@ func validateObject(o destination.Object) error {
 	if err := validateBucketName(o.Bucket); err != nil {
 		return fmt.Errorf("%w: %v", destination.ErrInvalidObject, err)
 	}
+	if err := destination.CheckKey(o.Key); err != nil {
+		return err
+	}
 	switch {
-	case o.Key == "":
-		return fmt.Errorf("%w: empty key", destination.ErrInvalidObject)
 	case len(o.Key) > maxKeyLen:
 		return fmt.Errorf("%w: key of %d bytes exceeds %d", destination.ErrInvalidObject, len(o.Key), maxKeyLen)
 	case !utf8.ValidString(o.Key):
 		return fmt.Errorf("%w: key %q is not UTF-8", destination.ErrInvalidObject, o.Key)
-	case strings.HasSuffix(o.Key, "/"):
-		return fmt.Errorf("%w: key %q ends in /", destination.ErrInvalidObject, o.Key)
-	}
-	for _, part := range strings.Split(o.Key, "/") {
-		if part == "." || part == ".." {
-			return fmt.Errorf("%w: key %q has a %q segment", destination.ErrInvalidObject, o.Key, part)
-		}
 	}
 	return nil
 }
