@@ -158,6 +158,18 @@ func (c *Catalog) Get(name string) (Stream, error) {
 	return s.Clone(), nil
 }
 
+// Peek returns the named stream without copying its configuration, for the put path, which
+// reads only its name, type, status and encryption status. Its slices must not be modified.
+func (c *Catalog) Peek(name string) (Stream, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.byKey[name]
+	if !ok {
+		return Stream{}, ErrNotFound
+	}
+	return s, nil
+}
+
 // List returns copies of every stream, sorted by name.
 func (c *Catalog) List() []Stream {
 	c.mu.Lock()

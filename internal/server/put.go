@@ -63,11 +63,7 @@ func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
 	var encrypted bool
 	var err error
 	if len(pb.Records) == 0 && fail != nil { // every record failed by injection: the stream must still exist
-		st, err := s.svc.get(pb.DeliveryStreamName)
-		if err == nil {
-			err = s.svc.putRefusal(st)
-		}
-		if err != nil {
+		if _, err := s.svc.target(pb.DeliveryStreamName); err != nil {
 			return nil, err
 		}
 	}
@@ -96,11 +92,8 @@ func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
 }
 
 func (s *Server) append(ctx context.Context, pb *shape.PutBatch) (journal.Position, bool, error) {
-	st, err := s.svc.get(pb.DeliveryStreamName)
+	st, err := s.svc.target(pb.DeliveryStreamName)
 	if err != nil {
-		return journal.Position{}, false, err
-	}
-	if err := s.svc.putRefusal(st); err != nil {
 		return journal.Position{}, false, err
 	}
 	if s.faults.throttle(st.Name) {

@@ -65,6 +65,18 @@ func (s *service) get(name string) (catalog.Stream, error) {
 	return st, err
 }
 
+// target returns the stream a put goes to, or the error refusing it.
+func (s *service) target(name string) (catalog.Stream, error) {
+	st, err := s.cat.Peek(name)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return st, s.notFound(name)
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, s.putRefusal(st)
+}
+
 // async runs fn in the background, owned by the service's task group.
 func (s *service) async(fn func(ctx context.Context)) {
 	s.tasks.Add(1)
