@@ -37,6 +37,7 @@ type objectRouter struct {
 
 var _ interface {
 	PutObject(context.Context, destination.Object) error
+	Exists(ctx context.Context, bucket, key string) (bool, error)
 } = (*objectRouter)(nil)
 
 func newObjectRouter(ctx context.Context, cfg Config, log *slog.Logger) (*objectRouter, error) {
@@ -83,4 +84,12 @@ func (r *objectRouter) PutObject(ctx context.Context, o destination.Object) erro
 		return r.s3.PutObject(ctx, o)
 	}
 	return r.local.PutObject(ctx, o)
+}
+
+// Exists reports whether bucket/key holds an object in its bucket's store.
+func (r *objectRouter) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	if r.storeOf(bucket) == StoreS3 {
+		return r.s3.Exists(ctx, bucket, key)
+	}
+	return r.local.Exists(ctx, bucket, key)
 }

@@ -1,14 +1,20 @@
 // Package localdir stores delivered objects as files: bucket B, key K becomes <root>/B/K.
 // Each object is written to a temporary file, synced, and renamed into place, so a reader
-// never sees a partial object and rewriting the same key replaces it whole.
+// never sees a partial object and rewriting the same key replaces it whole. A key S3 would
+// accept but a file system cannot hold (a segment over 255 bytes, a path over 4,095 bytes, a
+// NUL byte) is refused with destination.ErrInvalidObject, a permanent failure, rather than
+// escaped: docs/design/destinations.md gives the reason.
 package localdir
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/google/uuid"
 	"github.com/hydrant-dev/hydrant/internal/destination"
@@ -49,16 +55,58 @@ func (d *Dir) bucketDir(bucket string) (dir, tmp string) {
 // Root returns the directory that holds the buckets.
 func (d *Dir) Root() string { return d.root }
 
-// Path returns the file path of a bucket's key, or an error if the pair would escape the bucket.
+// File system limits (Linux): NAME_MAX bytes in one path segment, and PATH_MAX bytes in a
+// path including its terminating NUL.
+const (
+	maxNameLen = 255
+	maxPathLen = 4095
+)
+
+// Path returns the file path of a bucket's key. An error wrapping destination.ErrInvalidObject
+// says that the pair would escape the bucket or cannot be held by a file system.
 func (d *Dir) Path(bucket, key string) (string, error) {
-	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." || strings.HasPrefix(bucket, ".") {
+	if bucket == "" || strings.ContainsAny(bucket, `/\`) || bucket == "." || bucket == ".." || strings.HasPrefix(bucket, ".") ||
+		len(bucket) > maxNameLen || strings.IndexByte(bucket, 0) >= 0 {
 		return "", fmt.Errorf("%w: bucket %q", destination.ErrInvalidObject, bucket)
 	}
 	if err := destination.CheckKey(key); err != nil {
 		return "", err
 	}
+	if strings.IndexByte(key, 0) >= 0 {
+		return "", fmt.Errorf("%w: key %q has a NUL byte, which no file name can hold", destination.ErrInvalidObject, key)
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if len(seg) > maxNameLen {
+			return "", fmt.Errorf("%w: key %.40q… has a segment of %d bytes; a file name holds at most %d", destination.ErrInvalidObject, key, len(seg), maxNameLen)
+		}
+	}
 	dir, _ := d.bucketDir(bucket)
-	return filepath.Join(dir, filepath.FromSlash(key)), nil
+	path := filepath.Join(dir, filepath.FromSlash(key))
+	if len(path) > maxPathLen {
+		return "", fmt.Errorf("%w: file path of key %.40q… is %d bytes; a path holds at most %d", destination.ErrInvalidObject, key, len(path), maxPathLen)
+	}
+	return path, nil
+}
+
+// Exists reports whether bucket holds an object under key: a regular file at its path. A
+// missing file, a directory, or a file where a parent directory would be all mean false.
+func (d *Dir) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	path, err := d.Path(bucket, key)
+	if err != nil {
+		return false, err
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return fi.Mode().IsRegular(), nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return false, nil
+	default:
+		return false, fmt.Errorf("stat %s: %w", key, err)
+	}
 }
 
 // PutObject stores o atomically: temp file, fsync, rename, fsync of the directory.

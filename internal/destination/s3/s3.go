@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -38,8 +37,6 @@ const (
 	responseHeaderTimeout = 2 * time.Minute
 	// defaultRegion is used with a custom endpoint when no region is configured anywhere.
 	defaultRegion = "us-east-1"
-	// maxKeyLen is S3's limit on the UTF-8 length of a key.
-	maxKeyLen = 1024
 	// defaultContentType is Firehose's Content-Type for every object.
 	defaultContentType = "application/octet-stream"
 )
@@ -210,19 +207,12 @@ func newClient(ctx context.Context, k clientKey, httpClient aws.HTTPClient) (*aw
 // part size are uploaded in parts; a failed multipart upload is aborted. Errors are *Error,
 // except for an invalid object, which wraps destination.ErrInvalidObject.
 func (s *Store) PutObject(ctx context.Context, o destination.Object) error {
-	if err := validateObject(o); err != nil {
+	if err := validateObject(o.Bucket, o.Key); err != nil {
 		return err
 	}
-	t, ok := s.buckets[o.Bucket]
-	if !ok {
-		t = s.def
-	}
-	bucket := o.Bucket
-	if t.name != "" {
-		bucket = t.name
-	}
+	t, bucket := s.target(o.Bucket)
 	if err := ctx.Err(); err != nil {
-		return newError(bucket, o.Key, err)
+		return newError(OpPut, bucket, o.Key, err)
 	}
 	contentType := o.ContentType
 	if contentType == "" {
@@ -239,11 +229,46 @@ func (s *Store) PutObject(ctx context.Context, o destination.Object) error {
 		err = s.putSingle(ctx, t.client, bucket, o.Key, o.Body, h)
 	}
 	if err != nil {
-		return newError(bucket, o.Key, err)
+		return newError(OpPut, bucket, o.Key, err)
 	}
 	s.retryAborts(ctx, t.client)
 	s.log.Debug("s3 object stored", "bucket", bucket, "key", o.Key, "bytes", len(o.Body), "parts", parts, "duration", time.Since(start))
 	return nil
+}
+
+// Exists reports whether bucket holds an object under key, with HeadObject. A 404 answer
+// (NotFound, NoSuchKey) is false; so is a missing bucket, which HEAD cannot tell apart (its
+// response has no body). Other failures are *Error with Op OpHead; an invalid bucket or key is
+// refused before any request with an error wrapping destination.ErrInvalidObject.
+func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	if err := validateObject(bucket, key); err != nil {
+		return false, err
+	}
+	t, name := s.target(bucket)
+	if err := ctx.Err(); err != nil {
+		return false, newError(OpHead, name, key, err)
+	}
+	_, err := t.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(name), Key: aws.String(key)})
+	if err == nil {
+		return true, nil
+	}
+	e := newError(OpHead, name, key, err)
+	if e.Code == "NotFound" || e.Code == "NoSuchKey" || (e.StatusCode == http.StatusNotFound && e.Code != "NoSuchBucket") {
+		return false, nil
+	}
+	return false, e
+}
+
+// target returns the target of an ARN bucket name and the real bucket name on its store.
+func (s *Store) target(bucket string) (target, string) {
+	t, ok := s.buckets[bucket]
+	if !ok {
+		t = s.def
+	}
+	if t.name != "" {
+		return t, t.name
+	}
+	return t, bucket
 }
 
 // headers are the object metadata sent with PutObject or CreateMultipartUpload.
@@ -271,20 +296,12 @@ func (s *Store) putSingle(ctx context.Context, c *awss3.Client, bucket, key stri
 	return err
 }
 
-// validateObject refuses what S3 cannot store under the same key on every store, and what
-// the conformance suite requires every destination to refuse.
-func validateObject(o destination.Object) error {
-	if err := validateBucketName(o.Bucket); err != nil {
+// validateObject refuses, before any request, what S3 cannot store under the same key on every
+// store (a key over 1,024 bytes or not UTF-8, an invalid bucket name), and what the
+// conformance suite requires every destination to refuse (destination.CheckKey).
+func validateObject(bucket, key string) error {
+	if err := validateBucketName(bucket); err != nil {
 		return fmt.Errorf("%w: %v", destination.ErrInvalidObject, err)
 	}
-	if err := destination.CheckKey(o.Key); err != nil {
-		return err
-	}
-	switch {
-	case len(o.Key) > maxKeyLen:
-		return fmt.Errorf("%w: key of %d bytes exceeds %d", destination.ErrInvalidObject, len(o.Key), maxKeyLen)
-	case !utf8.ValidString(o.Key):
-		return fmt.Errorf("%w: key %q is not UTF-8", destination.ErrInvalidObject, o.Key)
-	}
-	return nil
+	return destination.CheckKey(key)
 }

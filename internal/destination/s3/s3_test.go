@@ -95,6 +95,65 @@ func TestConformance(t *testing.T) {
 			names[b] = real
 		}
 		return readable{newStore(t, cfg, nil), m, names}
+	},
+		// MinIO keeps each object in a directory named by its key, so it refuses a segment
+		// longer than a file name (XMinioInvalidObjectName); AWS S3 would store it. This key
+		// passes destination.CheckKey and is classified by the store's answer.
+		destinationtest.PermanentKeys("a/"+strings.Repeat("s", 300)+"/k"))
+}
+
+func TestPermanent(t *testing.T) {
+	tests := []struct {
+		code string
+		want bool
+	}{
+		{"InvalidBucketName", true},
+		{"KeyTooLongError", true},
+		{"EntityTooLarge", true},
+		{"MetadataTooLarge", true},
+		{"InvalidStorageClass", true},
+		{"XMinioInvalidObjectName", true},
+		{"NoSuchBucket", false},
+		{"AccessDenied", false},
+		{"InvalidAccessKeyId", false},
+		{"SignatureDoesNotMatch", false},
+		{"KMS.NotFoundException", false},
+		{"InvalidArgument", false},
+		{"InvalidRequest", false},
+		{"BadDigest", false},
+		{"XAmzContentChecksumMismatch", false},
+		{"SlowDown", false},
+		{"ServiceUnavailable", false},
+		{"InternalError", false},
+		{"RequestTimeout", false},
+		{CodeRequestError, false},
+		{CodeTimeout, false},
+		{CodeCanceled, false},
+		{"", false},
+		{"SomethingNew", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.code, func(t *testing.T) {
+			e := &Error{Op: OpPut, Bucket: "b", Key: "k", Code: tc.code, Message: "m", Err: errors.New("sdk")}
+			got := [...]bool{e.Permanent(), destination.IsPermanent(e), destination.IsPermanent(fmt.Errorf("deliver: %w", e))}
+			if want := [...]bool{tc.want, tc.want, tc.want}; got != want {
+				t.Errorf("{Permanent, IsPermanent, IsPermanent wrapped} = %v, want %v", got, want)
+			}
+		})
+	}
+	t.Run("5xx codes", func(t *testing.T) {
+		for _, status := range []int{500, 502, 503, 504} {
+			e := &Error{Code: http.StatusText(status), StatusCode: status}
+			if e.Permanent() {
+				t.Errorf("%d %s classified permanent", status, e.Code)
+			}
+		}
+	})
+	t.Run("cancelled request", func(t *testing.T) {
+		e := newError(OpPut, "b", "k", fmt.Errorf("operation error S3: PutObject: %w", context.Canceled))
+		if e.Code != CodeCanceled || destination.IsPermanent(e) {
+			t.Errorf("newError(canceled) = Code %q, IsPermanent %v; want %s, false", e.Code, destination.IsPermanent(e), CodeCanceled)
+		}
 	})
 }
 
@@ -506,13 +565,16 @@ func TestErrors(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("PutObject = %v, want *Error", err)
 			}
-			got := [...]any{e.Bucket, e.Key, e.Code, e.StatusCode, e.RequestID != "", e.Unwrap() != nil}
-			want := [...]any{tc.bucket, "a/b", tc.wantCode, tc.wantHTTP, true, true}
+			got := [...]any{e.Op, e.Bucket, e.Key, e.Code, e.StatusCode, e.RequestID != "", e.Unwrap() != nil}
+			want := [...]any{OpPut, tc.bucket, "a/b", tc.wantCode, tc.wantHTTP, true, true}
 			if got != want {
-				t.Errorf("Error{Bucket, Key, Code, StatusCode, has RequestID, wraps} = %v, want %v (%v)", got, want, e)
+				t.Errorf("Error{Op, Bucket, Key, Code, StatusCode, has RequestID, wraps} = %v, want %v (%v)", got, want, e)
 			}
 			if errors.Is(err, destination.ErrInvalidObject) {
 				t.Error("a store error is ErrInvalidObject")
+			}
+			if destination.IsPermanent(err) {
+				t.Errorf("%v classified permanent; an operator can fix it while the delivery retries", err)
 			}
 		})
 	}
@@ -528,9 +590,65 @@ func TestInvalidObject(t *testing.T) {
 		{Bucket: "a/b", Key: "k"},
 		{Bucket: "a b", Key: "k"},
 	} {
-		if err := s.PutObject(context.Background(), o); !errors.Is(err, destination.ErrInvalidObject) {
-			t.Errorf("PutObject(%q, %.20q) = %v, want ErrInvalidObject", o.Bucket, o.Key, err)
+		// The store's endpoint refuses connections: an error that is not ErrInvalidObject would
+		// say that a request was attempted.
+		if err := s.PutObject(context.Background(), o); !errors.Is(err, destination.ErrInvalidObject) || !destination.IsPermanent(err) {
+			t.Errorf("PutObject(%q, %.20q) = %v, want a permanent ErrInvalidObject", o.Bucket, o.Key, err)
 		}
+		if ok, err := s.Exists(context.Background(), o.Bucket, o.Key); !errors.Is(err, destination.ErrInvalidObject) || !destination.IsPermanent(err) {
+			t.Errorf("Exists(%q, %.20q) = %v, %v, want a permanent ErrInvalidObject", o.Bucket, o.Key, ok, err)
+		}
+	}
+}
+
+// TestExists checks HeadObject's answers: found, not found (also for a missing bucket, which
+// a HEAD response cannot tell apart), and failures as *Error with Op head.
+func TestExists(t *testing.T) {
+	isolateAWSEnv(t)
+	m := testenv.StartMinIO(t)
+	m.CreateBucket(t, "exists")
+	ctx := context.Background()
+	if err := newStore(t, minioConfig(m, ""), nil).PutObject(ctx, destination.Object{Bucket: "exists", Key: "a/b", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		cfg         func(Config) Config
+		bucket, key string
+		want        bool
+		wantCode    string // "" = no error
+	}{
+		{"object", nil, "exists", "a/b", true, ""},
+		{"missing key", nil, "exists", "a/c", false, ""},
+		{"prefix of a key", nil, "exists", "a", false, ""},
+		{"missing bucket", nil, "missing-bucket", "a/b", false, ""},
+		{"mapped bucket", func(c Config) Config { c.Buckets = map[string]Bucket{"arn-name": {Name: "exists"}}; return c }, "arn-name", "a/b", true, ""},
+		{"unknown access key", func(c Config) Config { c.AccessKeyID = "nobody"; return c }, "exists", "a/b", false, "Forbidden"},
+		{"server down", func(c Config) Config { c.Endpoint = "http://127.0.0.1:1"; return c }, "exists", "a/b", false, CodeRequestError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := minioConfig(m, "")
+			if tc.cfg != nil {
+				cfg = tc.cfg(cfg)
+			}
+			got, err := newStore(t, cfg, nil).Exists(ctx, tc.bucket, tc.key)
+			if tc.wantCode == "" {
+				if err != nil || got != tc.want {
+					t.Errorf("Exists = %v, %v; want %v, nil", got, err, tc.want)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Exists = %v, %v; want *Error", got, err)
+			}
+			t.Logf("Exists failed: %v", e)
+			gotE := [...]any{got, e.Op, e.Code, destination.IsPermanent(err)}
+			if want := [...]any{false, OpHead, tc.wantCode, false}; gotE != want {
+				t.Errorf("{exists, Op, Code, IsPermanent} = %v, want %v", gotE, want)
+			}
+		})
 	}
 }
 
