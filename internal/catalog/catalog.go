@@ -64,6 +64,14 @@ type Stream struct {
 	Destination Destination     `json:"destination"`
 	Encryption  Encryption      `json:"encryption"`
 	Tags        []Tag           `json:"tags,omitempty"`
+	// Failure says why the stream is in a failed state (CREATING_FAILED).
+	Failure *Failure `json:"failure,omitempty"`
+}
+
+// Failure is a stream's FailureDescription.
+type Failure struct {
+	Type    string `json:"type"`
+	Details string `json:"details"`
 }
 
 // Clone returns a deep copy of s.
@@ -73,6 +81,10 @@ func (s Stream) Clone() Stream {
 	c.Destination.Config = slices.Clone(s.Destination.Config)
 	c.Encryption.Calls = slices.Clone(s.Encryption.Calls)
 	c.Tags = slices.Clone(s.Tags)
+	if s.Failure != nil {
+		f := *s.Failure
+		c.Failure = &f
+	}
 	return c
 }
 

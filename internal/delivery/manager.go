@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -13,22 +14,44 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
 
-// ErrNoWorker is returned by Flush for a stream that has no running worker.
-var ErrNoWorker = errors.New("no delivery worker for stream")
+// Errors of the control calls.
+var (
+	// ErrNoWorker is returned by Flush for a stream that has no running actor.
+	ErrNoWorker = errors.New("no delivery worker for stream")
+	// ErrRemoved is returned by Apply for a spec of a stream that was removed after the spec's
+	// stream was created: a deleted stream never gets an actor.
+	ErrRemoved = errors.New("delivery stream removed")
+	// ErrNotRunning is returned by control calls made before Run started or after it ended.
+	ErrNotRunning = errors.New("delivery manager not running")
+)
 
-// Deps are the collaborators of every worker.
+// Defaults of Deps.
+const (
+	DefaultWritesPerStream = 4
+	DefaultWrites          = 32
+)
+
+// Deps are the collaborators and bounds of every actor.
 type Deps struct {
 	Log     Log
 	State   StateStore
 	Objects ObjectWriter
 	Logger  *slog.Logger
 	Backoff Backoff
-	Now     func() time.Time
+	// Clock drives buffer deadlines and back-off waits; nil is the system clock.
+	Clock Clock
 	// Compression configures the encoders of every leg; its Concurrency lets one GZIP object
 	// use several cores.
 	Compression compress.Config
 	// Metrics receives the AWS/Firehose delivery metrics; nil records nothing.
 	Metrics Recorder
+	// WritesPerStream bounds the object writes in flight of one stream (default 4); Writes
+	// bounds them in the whole process (default 32).
+	WritesPerStream int
+	Writes          int
+	// Processors bounds the processing jobs running in the whole process (default
+	// GOMAXPROCS × 2).
+	Processors int
 }
 
 // Recorder takes one sample of a stream's metric.
@@ -40,51 +63,48 @@ type noMetrics struct{}
 
 func (noMetrics) Record(string, string, metrics.Unit, float64) {}
 
+// shared is what every actor of a manager uses: the deps and the process-wide bounds.
+type shared struct {
+	Deps
+	writeSem chan struct{}
+	procSem  chan struct{}
+}
+
 // sampleEvery is how often the gauges of every stream (data freshness, partition count) are
 // sampled into the metrics.
 const sampleEvery = 10 * time.Second
 
-// Manager owns one worker per delivery stream.
+// Manager owns one actor per delivery stream. Its control calls are messages: none holds a
+// lock across I/O, so a store that hangs delays none of them.
 type Manager struct {
-	deps    Deps
-	ctx     context.Context
+	d    *shared
+	cmds chan startReq
+
 	mu      sync.Mutex
-	workers map[string]*handle
-	wg      sync.WaitGroup
+	running bool
+	actors  map[string]*handle
+	removed map[string]time.Time // name → when it was removed
 }
 
+// handle is the manager's reference to a running actor.
 type handle struct {
-	w      *worker
-	cancel context.CancelFunc
-	done   chan struct{}
+	name    string
+	status  *Status
+	mail    chan command
+	done    chan struct{}
+	cancel  context.CancelFunc
+	dynamic bool
 }
 
-// Recent returns the stream's latest delivered objects and failures, newest first.
-func (m *Manager) Recent(stream string, n int) ([]ObjectRecord, []FailureRecord) {
-	m.mu.Lock()
-	h, ok := m.workers[stream]
-	m.mu.Unlock()
-	if !ok {
-		return nil, nil
-	}
-	return h.w.status.Objects(n), h.w.status.Failures(n)
+type startReq struct {
+	spec  Spec
+	reply chan *handle
 }
 
-// Status returns the delivery status of the stream's legs, or false without a worker.
-func (m *Manager) Status(stream string) ([]LegStatus, bool) {
-	m.mu.Lock()
-	h, ok := m.workers[stream]
-	m.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	return h.w.status.Snapshot(m.deps.Now()), true
-}
-
-// NewManager returns a Manager whose workers live until ctx ends.
-func NewManager(ctx context.Context, deps Deps) *Manager {
-	if deps.Now == nil {
-		deps.Now = time.Now
+// NewManager returns a Manager; its actors run while Run runs.
+func NewManager(deps Deps) *Manager {
+	if deps.Clock == nil {
+		deps.Clock = RealClock{}
 	}
 	if deps.Backoff == (Backoff{}) {
 		deps.Backoff = Backoff{Initial: time.Second, Max: 30 * time.Second}
@@ -92,142 +112,186 @@ func NewManager(ctx context.Context, deps Deps) *Manager {
 	if deps.Metrics == nil {
 		deps.Metrics = noMetrics{}
 	}
-	m := &Manager{deps: deps, ctx: ctx, workers: map[string]*handle{}}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		m.sample(ctx)
-	}()
-	return m
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.WritesPerStream <= 0 {
+		deps.WritesPerStream = DefaultWritesPerStream
+	}
+	if deps.Writes <= 0 {
+		deps.Writes = DefaultWrites
+	}
+	if deps.Processors <= 0 {
+		deps.Processors = runtime.GOMAXPROCS(0) * 2
+	}
+	return &Manager{
+		d:       &shared{Deps: deps, writeSem: make(chan struct{}, deps.Writes), procSem: make(chan struct{}, deps.Processors)},
+		cmds:    make(chan startReq),
+		actors:  map[string]*handle{},
+		removed: map[string]time.Time{},
+	}
 }
 
-// sample records the gauges of every running stream until ctx ends.
-func (m *Manager) sample(ctx context.Context) {
-	t := time.NewTicker(sampleEvery)
-	defer t.Stop()
-	hits := map[string]int64{}
+// Run runs the actors until ctx ends, then stops them all and returns.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.running {
+		m.mu.Unlock()
+		return errors.New("delivery manager already running")
+	}
+	m.running = true
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	defer func() {
+		m.mu.Lock()
+		m.running = false
+		m.mu.Unlock()
+		wg.Wait()
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.sample(ctx)
+	}()
+	prev := map[string]chan struct{}{} // name → done of the last actor started for it
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		m.mu.Lock()
-		hs := make(map[string]*handle, len(m.workers))
-		for name, h := range m.workers {
-			hs[name] = h
-		}
-		m.mu.Unlock()
-		for name, h := range hs {
-			for _, l := range h.w.status.Snapshot(m.deps.Now()) {
-				prefix := "DeliveryToS3"
-				if l.Leg == LegBackup {
-					prefix = "BackupToS3"
-				}
-				m.deps.Metrics.Record(name, prefix+".DataFreshness", metrics.UnitSeconds, l.DataFreshness.Seconds())
-				if h.w.dynamic() && l.Leg == LegDestination {
-					m.deps.Metrics.Record(name, "PartitionCount", metrics.UnitCount, float64(l.Partitions))
-					exceeded := 0.0
-					if l.PartitionLimitHits > hits[name] {
-						exceeded = 1
+			return nil
+		case req := <-m.cmds:
+			m.mu.Lock()
+			h, ok := m.actors[req.spec.Stream]
+			if !ok {
+				actx, cancel := context.WithCancel(ctx)
+				h = &handle{name: req.spec.Stream, status: newStatus(), mail: make(chan command), done: make(chan struct{}), cancel: cancel}
+				m.actors[h.name] = h
+				before := prev[h.name]
+				prev[h.name] = h.done
+				a := &actor{stream: h.name, d: m.d, status: h.status, mail: h.mail, spec: req.spec}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer close(h.done)
+					if before != nil {
+						select { // the previous incarnation's actor first stops
+						case <-before:
+						case <-actx.Done():
+							return
+						}
 					}
-					hits[name] = l.PartitionLimitHits
-					m.deps.Metrics.Record(name, "PartitionCountExceeded", metrics.UnitCount, exceeded)
-				}
+					m.supervise(actx, a)
+				}()
 			}
+			h.dynamic = dynamic(req.spec)
+			m.mu.Unlock()
+			req.reply <- h
 		}
 	}
 }
 
-// Apply starts a worker for spec. A worker already running for the stream first flushes its
-// buffer under its old configuration, then the new one takes over from the cursor.
-func (m *Manager) Apply(spec Spec) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	status := newStatus()
-	if h, ok := m.workers[spec.Stream]; ok {
-		close(h.w.drain)
-		<-h.done
-		h.cancel()
-		status = h.w.status
-	}
-	m.start(spec, status)
-}
-
-func (m *Manager) start(spec Spec, status *Status) {
-	ctx, cancel := context.WithCancel(m.ctx)
-	w := &worker{
-		spec:    spec,
-		log:     m.deps.Log,
-		state:   m.deps.State,
-		out:     m.deps.Objects,
-		logger:  m.deps.Logger,
-		backoff: m.deps.Backoff,
-		now:     m.deps.Now,
-		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		status:  status,
-		zcfg:    m.deps.Compression,
-		metrics: m.deps.Metrics,
-		flushes: make(chan flushReq),
-		drain:   make(chan struct{}),
-	}
-	h := &handle{w: w, cancel: cancel, done: make(chan struct{})}
-	m.workers[spec.Stream] = h
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer close(h.done)
-		for attempt := 1; ; attempt++ {
-			err := w.run(ctx)
-			if err == nil || ctx.Err() != nil {
-				return
-			}
-			select {
-			case <-w.drain:
-				return
-			default:
-			}
-			d := m.deps.Backoff.Delay(attempt, w.rnd)
-			m.deps.Logger.Error("delivery worker failed; restarting", "stream", spec.Stream, "retry_in", d, "err", err)
-			w.answer(err)
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return
-			}
+// supervise runs an actor, restarting it with back-off after a failure.
+func (m *Manager) supervise(ctx context.Context, a *actor) {
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for attempt := 1; ; attempt++ {
+		start := m.d.Clock.Now()
+		err := a.run(ctx)
+		if ctx.Err() != nil {
+			return
 		}
-	}()
+		if m.d.Clock.Now().Sub(start) > time.Minute {
+			attempt = 1
+		}
+		d := m.d.Backoff.Delay(attempt, rnd)
+		m.d.Logger.Error("delivery actor failed; restarting from its saved state", "stream", a.stream, "retry_in", d, "err", err)
+		a.status.recordFailure("", "delivery", "ActorRestart", err.Error(), m.d.Clock.Now())
+		if sleep(ctx, m.d.Clock, d) != nil {
+			return
+		}
+	}
 }
 
-// Remove stops the stream's worker without flushing: buffered records are discarded from
-// delivery, as Firehose does when a stream is deleted.
-func (m *Manager) Remove(stream string) {
+func dynamic(s Spec) bool {
+	for _, l := range s.Legs {
+		if l.Dynamic {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply gives the stream's actor a spec, starting the actor if needed. It returns once the
+// actor has the spec (a change of configuration then proceeds on its own), or when ctx ends.
+func (m *Manager) Apply(ctx context.Context, spec Spec) error {
 	m.mu.Lock()
-	h, ok := m.workers[stream]
-	delete(m.workers, stream)
+	running := m.running
+	if at, ok := m.removed[spec.Stream]; ok {
+		if !spec.Created.After(at) {
+			m.mu.Unlock()
+			return fmt.Errorf("%w: %s", ErrRemoved, spec.Stream)
+		}
+		delete(m.removed, spec.Stream)
+	}
 	m.mu.Unlock()
-	if ok {
-		h.cancel()
-		<-h.done
+	if !running {
+		return ErrNotRunning
+	}
+	req := startReq{spec: spec, reply: make(chan *handle, 1)}
+	select {
+	case m.cmds <- req:
+	case <-ctx.Done():
+		return fmt.Errorf("apply %s: %w", spec.Stream, ctx.Err())
+	}
+	h := <-req.reply
+	select {
+	case h.mail <- command{apply: &spec}:
+		return nil
+	case <-h.done:
+		return fmt.Errorf("%w: %s stopped", ErrNoWorker, spec.Stream)
+	case <-ctx.Done():
+		return fmt.Errorf("apply %s: %w", spec.Stream, ctx.Err())
 	}
 }
 
-// Flush makes the stream's worker write every record acknowledged before the call, and
-// returns when the object is written.
-func (m *Manager) Flush(ctx context.Context, stream string) error {
+// Remove stops the stream's actor without writing its buffers (records still buffered are
+// discarded, as Firehose does when a stream is deleted) and returns when it stopped or ctx
+// ended. From now on, specs of the stream created before this call are refused.
+func (m *Manager) Remove(ctx context.Context, stream string) error {
 	m.mu.Lock()
-	h, ok := m.workers[stream]
+	m.removed[stream] = m.d.Clock.Now()
+	for name, at := range m.removed { // a racing activation comes within seconds
+		if m.d.Clock.Now().Sub(at) > time.Hour {
+			delete(m.removed, name)
+		}
+	}
+	h, ok := m.actors[stream]
+	delete(m.actors, stream)
 	m.mu.Unlock()
 	if !ok {
+		return nil
+	}
+	h.cancel()
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("remove %s: %w", stream, ctx.Err())
+	}
+}
+
+// Flush makes the stream's actor write every record acknowledged before the call, and
+// returns when all of them are in objects (or in the error output), or when ctx ends.
+func (m *Manager) Flush(ctx context.Context, stream string) error {
+	h := m.handle(stream)
+	if h == nil {
 		return fmt.Errorf("%w: %s", ErrNoWorker, stream)
 	}
-	stats, err := m.deps.Log.Stats(ctx, stream)
+	stats, err := m.d.Log.Stats(ctx, stream)
 	if err != nil {
 		return fmt.Errorf("read journal position: %w", err)
 	}
-	req := flushReq{upTo: stats.LastSeq, done: make(chan error, 1)}
+	req := &flushReq{upTo: stats.LastSeq, done: make(chan error, 1)}
 	select {
-	case h.w.flushes <- req:
+	case h.mail <- command{flush: req}:
 	case <-h.done:
 		return fmt.Errorf("%w: %s stopped", ErrNoWorker, stream)
 	case <-ctx.Done():
@@ -241,16 +305,71 @@ func (m *Manager) Flush(ctx context.Context, stream string) error {
 	}
 }
 
-// Streams returns the names of the streams with a running worker.
+func (m *Manager) handle(stream string) *handle {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.actors[stream]
+}
+
+// Recent returns the stream's latest delivered objects and failures, newest first.
+func (m *Manager) Recent(stream string, n int) ([]ObjectRecord, []FailureRecord) {
+	h := m.handle(stream)
+	if h == nil {
+		return nil, nil
+	}
+	return h.status.Objects(n), h.status.Failures(n)
+}
+
+// Status returns the delivery status of the stream's legs, or false without an actor.
+func (m *Manager) Status(stream string) ([]LegStatus, bool) {
+	h := m.handle(stream)
+	if h == nil {
+		return nil, false
+	}
+	return h.status.Snapshot(m.d.Clock.Now()), true
+}
+
+// Streams returns the names of the streams with an actor.
 func (m *Manager) Streams() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.workers))
-	for name := range m.workers {
+	out := make([]string, 0, len(m.actors))
+	for name := range m.actors {
 		out = append(out, name)
 	}
 	return out
 }
 
-// Wait blocks until every worker has stopped (after the Manager's context ends).
-func (m *Manager) Wait() { m.wg.Wait() }
+// sample records the gauges of every running stream until ctx ends.
+func (m *Manager) sample(ctx context.Context) {
+	hits := map[string]int64{}
+	for {
+		if sleep(ctx, m.d.Clock, sampleEvery) != nil {
+			return
+		}
+		m.mu.Lock()
+		hs := make([]*handle, 0, len(m.actors))
+		for _, h := range m.actors {
+			hs = append(hs, h)
+		}
+		m.mu.Unlock()
+		for _, h := range hs {
+			for _, l := range h.status.Snapshot(m.d.Clock.Now()) {
+				prefix := "DeliveryToS3"
+				if l.Leg == LegBackup {
+					prefix = "BackupToS3"
+				}
+				m.d.Metrics.Record(h.name, prefix+".DataFreshness", metrics.UnitSeconds, l.DataFreshness.Seconds())
+				if h.dynamic && l.Leg == LegDestination {
+					m.d.Metrics.Record(h.name, "PartitionCount", metrics.UnitCount, float64(l.Partitions))
+					exceeded := 0.0
+					if l.PartitionLimitHits > hits[h.name] {
+						exceeded = 1
+					}
+					hits[h.name] = l.PartitionLimitHits
+					m.d.Metrics.Record(h.name, "PartitionCountExceeded", metrics.UnitCount, exceeded)
+				}
+			}
+		}
+	}
+}

@@ -1,8 +1,7 @@
 package delivery
 
 import (
-	"maps"
-	"sync"
+		"sync"
 	"time"
 )
 
@@ -32,7 +31,7 @@ type ObjectRecord struct {
 type FailureRecord struct {
 	Time    time.Time `json:"time"`
 	Leg     string    `json:"leg"`
-	Kind    string    `json:"kind"` // delivery, processing or partitioning
+	Kind    string    `json:"kind"` // delivery, processing, partitioning, dropped, expired or corrupt
 	Code    string    `json:"code"`
 	Message string    `json:"message"`
 }
@@ -79,11 +78,13 @@ func (s *Status) Failures(n int) []FailureRecord {
 	return s.failures.latest(n)
 }
 
-// recordFailure remembers a record sent to the error output.
-func (s *Status) recordFailure(l *leg, kind, code, message string, at time.Time) {
+// recordFailure remembers a failure that is not a write's: a record sent to the error output
+// (kind processing, partitioning, delivery), records dropped, journal messages expired or
+// corrupt (leg "").
+func (s *Status) recordFailure(leg, kind, code, message string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failures.add(FailureRecord{Time: at, Leg: l.Name, Kind: kind, Code: code, Message: message})
+	s.failures.add(FailureRecord{Time: at, Leg: leg, Kind: kind, Code: code, Message: message})
 }
 
 type legStatus struct {
@@ -133,7 +134,8 @@ type LegStatus struct {
 
 func newStatus() *Status { return &Status{legs: map[string]*legStatus{}} }
 
-func (s *Status) setLegs(legs []*leg) {
+// setLegs makes the status show the legs of a spec.
+func (s *Status) setLegs(legs []LegSpec) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range legs {
@@ -143,60 +145,50 @@ func (s *Status) setLegs(legs []*leg) {
 			s.legs[l.Name] = ls
 		}
 		ls.bucket = l.Bucket
-		ls.bufferedBytes, ls.bufferedRecords, ls.oldest = 0, 0, time.Time{}
 	}
 }
 
-// buffered records what the leg's open buffers hold.
-func (s *Status) buffered(l *leg) {
-	bytes, records, partitions := 0, 0, 0
-	var oldest time.Time
-	parts := l.parts
-	if l.flying != nil { // still undelivered: counts for freshness
-		parts = maps.Clone(l.parts)
-		parts["\x00flying"] = l.flying
+// leg returns the status of a leg, creating it.
+func (s *Status) leg(name string) *legStatus {
+	ls, ok := s.legs[name]
+	if !ok {
+		ls = &legStatus{}
+		s.legs[name] = ls
 	}
-	for _, p := range parts {
-		bytes += len(p.buf.data)
-		records += p.buf.records
-		if !p.errorOut {
-			partitions++
-		}
-		if !p.buf.oldest.IsZero() && (oldest.IsZero() || p.buf.oldest.Before(oldest)) {
-			oldest = p.buf.oldest
-		}
-	}
+	return ls
+}
+
+// buffered records what a leg holds and has not written yet.
+func (s *Status) buffered(leg string, bytes, records int, oldest time.Time, partitions int, limitHits int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ls := s.legs[l.Name]
+	ls := s.leg(leg)
 	ls.bufferedBytes, ls.bufferedRecords, ls.oldest, ls.partitions = bytes, records, oldest, partitions
-	if l.exceeded {
-		ls.partitionLimitHits++
-		l.exceeded = false
-	}
+	ls.partitionLimitHits = limitHits
 }
 
-// delivered records a written buffer.
-func (s *Status) delivered(l *leg, p *part, key string, stored int) {
+// delivered records a written object.
+func (s *Status) delivered(leg, bucket string, errorOut bool, key string, bytes, records, stored int, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ls := s.legs[l.Name]
-	s.objects.add(ObjectRecord{Time: time.Now(), Leg: l.Name, Bucket: l.Bucket, Key: key, Bytes: int64(stored), Records: int64(p.buf.records)})
-	if p.errorOut {
-		ls.failedRecords += int64(p.buf.records)
+	ls := s.leg(leg)
+	s.objects.add(ObjectRecord{Time: now, Leg: leg, Bucket: bucket, Key: key, Bytes: int64(stored), Records: int64(records)})
+	if errorOut {
+		ls.failedRecords += int64(records)
 	} else {
 		ls.objects++
-		ls.bytes += int64(len(p.buf.data))
-		ls.records += int64(p.buf.records)
-		ls.lastDelivered = time.Now()
+		ls.bytes += int64(bytes)
+		ls.records += int64(records)
+		ls.lastDelivered = now
 	}
 }
 
-func (s *Status) failed(l *leg, code string, err error, now time.Time) {
+// failed records a failed write of a leg.
+func (s *Status) failed(leg, code string, err error, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.legs[l.Name].lastError = &DeliveryError{Time: now, Code: code, Message: err.Error()}
-	s.failures.add(FailureRecord{Time: now, Leg: l.Name, Kind: "delivery", Code: code, Message: err.Error()})
+	s.leg(leg).lastError = &DeliveryError{Time: now, Code: code, Message: err.Error()}
+	s.failures.add(FailureRecord{Time: now, Leg: leg, Kind: "delivery", Code: code, Message: err.Error()})
 }
 
 // Snapshot returns every leg's status as of now, sorted by leg name.

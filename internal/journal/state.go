@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -109,4 +111,64 @@ func isWrongLastSeq(err error) bool {
 	return errors.As(err, &apiErr) &&
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// intentKey is the key of a stream's intent slot.
+func intentKey(name string, slot int) string {
+	return encodeName(name) + ".i." + strconv.Itoa(slot)
+}
+
+// SaveIntent stores data, a batch of flush intents of the stream name, in slot (replacing what
+// the slot held). The batch is on disk when SaveIntent returns. The encoding is the worker's
+// (docs/design/delivery.md); the journal keeps it opaque.
+func (j *Journal) SaveIntent(ctx context.Context, name string, slot int, data []byte) error {
+	if slot < 0 {
+		return fmt.Errorf("save intent %q: negative slot %d", name, slot)
+	}
+	if _, err := j.state.Put(ctx, intentKey(name, slot), data); err != nil {
+		return fmt.Errorf("save intent %q slot %d: %w", name, slot, err)
+	}
+	return nil
+}
+
+// Intents returns the intent batches of the stream name by slot.
+func (j *Journal) Intents(ctx context.Context, name string) (map[int][]byte, error) {
+	prefix := encodeName(name) + ".i."
+	out := map[int][]byte{}
+	l, err := j.state.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return out, nil
+		}
+		return nil, fmt.Errorf("list intents %q: %w", name, err)
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	_ = l.Stop()
+	for _, k := range keys {
+		slot, err := strconv.Atoi(strings.TrimPrefix(k, prefix))
+		if err != nil {
+			continue
+		}
+		e, err := j.state.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load intent %q slot %d: %w", name, slot, err)
+		}
+		out[slot] = e.Value()
+	}
+	return out, nil
+}
+
+// purgeIntents removes every intent slot of the stream name.
+func (j *Journal) purgeIntents(ctx context.Context, name string) error {
+	s, err := j.js.Stream(ctx, "KV_"+stateBucket)
+	if err != nil {
+		return err
+	}
+	return s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+stateBucket+"."+encodeName(name)+".i.>"))
 }

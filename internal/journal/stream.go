@@ -127,6 +127,9 @@ func (j *Journal) DeleteStream(ctx context.Context, name string) error {
 	if err := j.state.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete stream %q: clear state: %w", name, err)
 	}
+	if err := j.purgeIntents(ctx, name); err != nil {
+		return fmt.Errorf("delete stream %q: clear intents: %w", name, err)
+	}
 	j.log.Info("journal stream deleted", "stream", name)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hydrant-dev/hydrant/internal/destination/s3"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
 	// stream, default 500 as in AWS; records beyond go to the error output.
 	MaxActivePartitions int `json:"maxActivePartitions"`
+	// WritesPerStream bounds the object writes in flight of one stream (default 4); Writes
+	// bounds them in the whole process (default 32).
+	WritesPerStream int `json:"writesPerStream"`
+	Writes          int `json:"writes"`
 	// Faults are failures injected into the puts of named streams (beyond AWS, for testing
 	// producers' retries).
 	Faults map[string]Faults `json:"faults"`
@@ -118,6 +123,12 @@ func (c Config) WithDefaults() Config {
 	if c.MaxActivePartitions == 0 {
 		c.MaxActivePartitions = 500
 	}
+	if c.WritesPerStream == 0 {
+		c.WritesPerStream = delivery.DefaultWritesPerStream
+	}
+	if c.Writes == 0 {
+		c.Writes = delivery.DefaultWrites
+	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = 5000
 	}
@@ -178,6 +189,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxActivePartitions < 1 || c.MaxActivePartitions > 100000 {
 		errs = append(errs, fmt.Errorf("maxActivePartitions %d: must be between 1 and 100000", c.MaxActivePartitions))
+	}
+	if c.WritesPerStream < 1 || c.WritesPerStream > 64 {
+		errs = append(errs, fmt.Errorf("writesPerStream %d: must be between 1 and 64", c.WritesPerStream))
+	}
+	if c.Writes < c.WritesPerStream || c.Writes > 4096 {
+		errs = append(errs, fmt.Errorf("writes %d: must be between writesPerStream (%d) and 4096", c.Writes, c.WritesPerStream))
 	}
 	if err := (metrics.Config{Retention: time.Duration(c.MetricsRetention)}).Validate(); err != nil {
 		errs = append(errs, err)

@@ -18,33 +18,50 @@ import (
 
 var _ lifecycle = (*Server)(nil)
 
-// activate creates the stream's journal and starts its delivery worker.
+// activate creates the stream's journal and starts its delivery. A configuration that cannot
+// be delivered fails the activation (the stream becomes CREATING_FAILED) before any journal
+// is created.
 func (s *Server) activate(ctx context.Context, st catalog.Stream) error {
+	if err := s.check(st); err != nil {
+		return err
+	}
 	if err := s.journal.CreateStream(ctx, st.Name); err != nil {
 		return fmt.Errorf("create journal stream: %w", err)
 	}
-	s.reconfigure(st)
-	return nil
+	return s.reconfigure(ctx, st)
 }
 
-// reconfigure starts, or restarts with a new configuration, the stream's delivery worker.
-// Destinations Hydrant does not deliver to yet keep their records in the journal.
-func (s *Server) reconfigure(st catalog.Stream) {
+// check reports whether the stream's configuration can be turned into a delivery spec.
+func (s *Server) check(st catalog.Stream) error {
+	_, _, err := s.specFor(st)
+	return err
+}
+
+// applyTimeout bounds handing a spec to the delivery manager; the manager answers at once
+// unless it is shutting down.
+const applyTimeout = 5 * time.Second
+
+// reconfigure starts, or switches to a new configuration, the stream's delivery. Destinations
+// Hydrant does not deliver to yet keep their records in the journal.
+func (s *Server) reconfigure(ctx context.Context, st catalog.Stream) error {
 	spec, ok, err := s.specFor(st)
 	if err != nil {
-		s.log.Error("stream configuration cannot be delivered", "stream", st.Name, "err", err)
-		return
+		return fmt.Errorf("stream configuration cannot be delivered: %w", err)
 	}
 	if !ok {
 		s.log.Warn("destination not delivered yet; records stay in the journal", "stream", st.Name, "destination", st.Destination.Kind)
-		return
+		return nil
 	}
-	s.deliveries.Apply(spec)
+	actx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	return s.deliveries.Apply(actx, spec)
 }
 
-// remove stops the worker, discarding its buffer, and deletes the stream's journal.
+// remove stops delivery, discarding buffered records, and deletes the stream's journal.
 func (s *Server) remove(ctx context.Context, name string) error {
-	s.deliveries.Remove(name)
+	if err := s.deliveries.Remove(ctx, name); err != nil {
+		return err
+	}
 	return s.journal.DeleteStream(ctx, name)
 }
 
@@ -90,7 +107,7 @@ func (s *Server) specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 		}
 	}
 	main.MaxBufferedBytes = max(s.cfg.MaxBufferBytes, main.SizeBytes+4<<20)
-	spec := delivery.Spec{Stream: st.Name, Version: st.Version, Legs: []delivery.LegSpec{main}}
+	spec := delivery.Spec{Stream: st.Name, Version: st.Version, Created: st.Created, Legs: []delivery.LegSpec{main}}
 	if b := c.S3BackupConfiguration; c.S3BackupMode == "Enabled" && b != nil {
 		backup, err := legFor(delivery.LegBackup, b.BucketARN, deref(b.Prefix), b.CompressionFormat, b.EncryptionConfiguration,
 			b.BufferingHints, "", deref(c.CustomTimeZone))

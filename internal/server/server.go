@@ -116,11 +116,19 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("save metrics", "err", err)
 		}
 	}()
-	s.deliveries = delivery.NewManager(runCtx, delivery.Deps{
-		Log: j, State: j, Objects: s.objects, Logger: s.log.With("part", "delivery"), Now: s.now,
-		Compression: compress.Config{Concurrency: runtime.GOMAXPROCS(0)},
-		Metrics:     s.rec,
+	s.deliveries = delivery.NewManager(delivery.Deps{
+		Log: j, State: j, Objects: s.objects, Logger: s.log.With("part", "delivery"), Clock: delivery.ClockFunc(s.now),
+		Compression:     compress.Config{Concurrency: runtime.GOMAXPROCS(0)},
+		Metrics:         s.rec,
+		WritesPerStream: s.cfg.WritesPerStream,
+		Writes:          s.cfg.Writes,
 	})
+	deliveriesDone := make(chan error, 1)
+	go func() { deliveriesDone <- s.deliveries.Run(runCtx) }()
+	defer func() {
+		stop()
+		<-deliveriesDone
+	}()
 	var tasks sync.WaitGroup
 	s.svc = &service{
 		region: s.cfg.Region, account: s.cfg.AccountID, cat: s.cat, life: s, log: s.log,
@@ -160,7 +168,6 @@ func (s *Server) Run(ctx context.Context) error {
 	_ = hs.Shutdown(shutCtx)
 	stop()
 	tasks.Wait()
-	s.deliveries.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -276,7 +283,8 @@ func (s *Server) recover(ctx context.Context) error {
 			s.svc.async(func(ctx context.Context) { s.svc.finishDelete(ctx, st.Name) })
 		case api.StatusActive:
 			if err := s.activate(ctx, st); err != nil {
-				return fmt.Errorf("resume delivery stream %s: %w", st.Name, err)
+				// The stream keeps its records in the journal; the error says why they wait.
+				s.log.Error("resume delivery stream", "stream", st.Name, "err", err)
 			}
 		}
 		switch api.EncryptionStatus(st.Encryption.Status) {

@@ -32,8 +32,10 @@ const (
 type lifecycle interface {
 	// activate prepares the journal and delivery for a stream and reports failure.
 	activate(ctx context.Context, s catalog.Stream) error
+	// check reports whether a stream's configuration can be delivered as it is.
+	check(s catalog.Stream) error
 	// reconfigure applies a changed destination to a running stream.
-	reconfigure(s catalog.Stream)
+	reconfigure(ctx context.Context, s catalog.Stream) error
 	// remove stops delivery and drops the stream's journal.
 	remove(ctx context.Context, name string) error
 }
@@ -160,16 +162,19 @@ func (s *service) CreateDeliveryStream(ctx context.Context, in *api.CreateDelive
 // finishCreate moves a CREATING stream to ACTIVE once its journal and worker are ready.
 func (s *service) finishCreate(ctx context.Context, st catalog.Stream) {
 	status := api.StatusActive
+	var failure *catalog.Failure
 	if err := s.life.activate(ctx, st); err != nil {
 		if ctx.Err() != nil {
 			return // shutting down; the next start finishes the job
 		}
 		s.log.Error("activate delivery stream", "stream", st.Name, "err", err)
 		status = api.StatusCreatingFailed
+		failure = &catalog.Failure{Type: "UNKNOWN_ERROR", Details: err.Error()}
 	}
 	_, err := s.cat.Update(ctx, st.Name, func(cur *catalog.Stream) error {
 		if cur.Status == string(api.StatusCreating) {
 			cur.Status = string(status)
+			cur.Failure = failure
 		}
 		return nil
 	})
@@ -278,6 +283,14 @@ func (s *service) DescribeDeliveryStream(ctx context.Context, in *api.DescribeDe
 }
 
 // describe renders a stream as DescribeDeliveryStream returns it.
+// failureDescription returns the described form of a stream's failure, or nil.
+func failureDescription(f *catalog.Failure) *api.FailureDescription {
+	if f == nil {
+		return nil
+	}
+	return &api.FailureDescription{Type: f.Type, Details: f.Details}
+}
+
 func describe(st catalog.Stream) (api.DeliveryStreamDescription, error) {
 	d := api.DeliveryStreamDescription{
 		DeliveryStreamName:   st.Name,
@@ -286,6 +299,7 @@ func describe(st catalog.Stream) (api.DeliveryStreamDescription, error) {
 		DeliveryStreamType:   api.DeliveryStreamType(st.Type),
 		VersionID:            strconv.Itoa(st.Version),
 		CreateTimestamp:      &api.Timestamp{Time: st.Created},
+		FailureDescription:   failureDescription(st.Failure),
 		DeliveryStreamEncryptionConfiguration: &api.DeliveryStreamEncryptionConfiguration{
 			Status: api.EncryptionStatus(st.Encryption.Status), KeyType: st.Encryption.KeyType, KeyARN: st.Encryption.KeyARN,
 		},
@@ -421,6 +435,12 @@ func (s *service) UpdateDestination(ctx context.Context, in *api.UpdateDestinati
 			return err
 		}
 		dest.ID = st.Destination.ID
+		next := st.Clone()
+		next.Destination = dest
+		next.Version++
+		if err := s.life.check(next); err != nil {
+			return api.Errorf(api.CodeInvalidArgument, "The destination configuration cannot be delivered: %s", err)
+		}
 		st.Destination = dest
 		st.Version++
 		st.Updated = s.now().UTC()
@@ -433,7 +453,11 @@ func (s *service) UpdateDestination(ctx context.Context, in *api.UpdateDestinati
 		return nil, err
 	}
 	s.log.Info("destination updated", "stream", updated.Name, "version", updated.Version, "destination", updated.Destination.Kind)
-	s.life.reconfigure(updated)
+	if err := s.life.reconfigure(ctx, updated); err != nil {
+		// The catalog has the new version; the running delivery could not take it (a shutdown
+		// or a removal racing the update). The next start applies the catalog's version.
+		s.log.Error("apply updated destination", "stream", updated.Name, "version", updated.Version, "err", err)
+	}
 	return &api.Empty{}, nil
 }
 

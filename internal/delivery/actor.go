@@ -1,0 +1,1215 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hydrant-dev/hydrant/internal/destination"
+	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
+	"github.com/hydrant-dev/hydrant/internal/prefix"
+	"github.com/hydrant-dev/hydrant/internal/processor"
+)
+
+// Bounds of one actor.
+const (
+	// maxProcInFlight bounds the processing jobs of one stream in flight.
+	maxProcInFlight = 4
+	// maxGatherBytes bounds the source bytes waiting for processing before the actor stops
+	// reading.
+	maxGatherBytes = 64 << 20
+	// readAhead is the number of journal batches the reader hands ahead of the actor.
+	readAhead = 4
+	// publishEvery bounds how often the status snapshot is refreshed.
+	publishEvery = 100 * time.Millisecond
+)
+
+// legRun is one leg of the running spec.
+type legRun struct {
+	LegSpec
+	b            *batcher
+	gather       []procMsg // messages waiting for the processing stage
+	gatherBytes  int
+	gatherSince  time.Time
+	lambdaLimit  int
+	lambdaWait   time.Duration
+	exceededHits int64
+}
+
+// simple reports whether the leg's objects are whole journal messages as read.
+func (l *legRun) simple() bool { return l.Processor == nil && !l.Dynamic }
+
+// object is a sealed buffer on its way to the store.
+type object struct {
+	id     uint64
+	leg    *legRun
+	gen    int
+	key    string
+	buf    *buffer
+	intent bool // its intent is saved
+}
+
+// flushReq is a Flush waiting for every message up to upTo to be settled.
+type flushReq struct {
+	upTo uint64
+	done chan error
+}
+
+// command is a control message to an actor.
+type command struct {
+	apply *Spec
+	flush *flushReq
+}
+
+// readMsg is what the journal reader hands the actor.
+type readMsg struct {
+	gen int
+	b   journal.Batch
+	err error
+}
+
+// Results of the actor's goroutines.
+type (
+	recovered struct {
+		st      journal.State
+		marks   map[string]uint64
+		objects []recoveredObject
+		err     error
+	}
+	recoveredObject struct {
+		slot   int
+		o      intentObject
+		exists bool
+	}
+	intentsSaved struct {
+		slots []int
+		objs  [][]*object
+		err   error
+	}
+	stateSaved struct {
+		st    journal.State
+		marks map[string]uint64
+		err   error
+	}
+	writeDone struct {
+		o         *object
+		stored    int
+		err       error
+		permanent bool
+	}
+)
+
+// actor delivers one stream. Its loop owns all of its state; everything that blocks runs in
+// goroutines whose results come back on results.
+type actor struct {
+	stream string
+	d      *shared
+	status *Status
+	mail   chan command
+	rnd    *rand.Rand
+
+	spec Spec
+	gen  int
+	led  *Ledger
+	legs []*legRun
+	st   journal.State     // the stored state (its revision)
+	sv   map[string]uint64 // the marks last saved
+	nonce uint64
+
+	readGen  int
+	rcancel  context.CancelFunc
+	rdone    chan struct{}
+	reads    chan readMsg
+	lastRead uint64
+	nextSeq  uint64 // the sequence the reader should hand next
+
+	procSeq, procNext uint64
+	procWait          map[uint64]procResult
+	procInFlight      int
+
+	sealed      []*object // intent not saved yet
+	queue       []*object // intent saved, waiting for a writer
+	inFlight    int
+	unwritten   int // bytes in sealed, queued and in-flight objects
+	savingIntent bool
+	savingState  bool
+	stateDirty   bool
+
+	flushes []*flushReq
+	timer   Timer
+	results chan any
+	wg      sync.WaitGroup
+	kits    *kitPool
+	ready   bool
+	writing map[uint64]*object // objects being written
+	savingObjs []*object       // objects whose intents are being saved
+	lastPublish time.Time
+}
+
+// errStopped answers control messages of an actor that stopped.
+var errStopped = errors.New("delivery actor stopped")
+
+// run delivers until ctx ends. It returns an error when the actor must be restarted from its
+// durable state (a lost compare-and-set, a journal that cannot be read).
+func (a *actor) run(ctx context.Context) (err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	a.reset()
+	defer func() {
+		cancel()
+		a.stopReader()
+		a.wg.Wait()
+		if a.timer != nil {
+			a.timer.Stop()
+			a.timer = nil
+		}
+		for _, f := range a.flushes {
+			f.done <- cmpErr(err, errStopped)
+		}
+		a.flushes = nil
+	}()
+	a.recover(ctx)
+	for {
+		var timerC <-chan time.Time
+		if a.timer != nil {
+			timerC = a.timer.C()
+		}
+		var reads <-chan readMsg
+		if a.ready && a.mayRead() {
+			reads = a.reads
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-a.mail:
+			if c.apply != nil {
+				if err := a.apply(ctx, *c.apply); err != nil {
+					return err
+				}
+			}
+			if c.flush != nil {
+				a.flushes = append(a.flushes, c.flush)
+			}
+		case r := <-a.results:
+			if err := a.onResult(ctx, r); err != nil {
+				return err
+			}
+		case m := <-reads:
+			if m.gen != a.readGen {
+				continue
+			}
+			if m.err != nil {
+				return fmt.Errorf("read journal: %w", m.err)
+			}
+			if err := a.onMessage(ctx, m.b); err != nil {
+				return err
+			}
+		case <-timerC:
+			a.timer = nil
+			if err := a.onTimer(ctx); err != nil {
+				return err
+			}
+		}
+		if a.ready {
+			if err := a.step(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// reset clears the state of a previous run: a run starts from the durable state.
+func (a *actor) reset() {
+	a.results = make(chan any, 64)
+	a.reads = make(chan readMsg, readAhead)
+	a.procWait = map[uint64]procResult{}
+	a.procSeq, a.procNext, a.procInFlight = 0, 0, 0
+	a.kits = newKitPool(a.d.Compression)
+	a.writing = map[uint64]*object{}
+	a.sealed, a.queue, a.savingObjs = nil, nil, nil
+	a.inFlight, a.unwritten = 0, 0
+	a.savingIntent, a.savingState, a.stateDirty = false, false, false
+	a.led, a.legs, a.ready = nil, nil, false
+	a.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+}
+
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// spawn runs f in a goroutine owned by the actor; its result comes back on results.
+func (a *actor) spawn(ctx context.Context, f func(ctx context.Context) any) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		r := f(ctx)
+		select {
+		case a.results <- r:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// retry calls f until it succeeds, fails permanently, or ctx ends, waiting with back-off.
+func (a *actor) retry(ctx context.Context, what string, f func() error) error {
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || ctx.Err() != nil || errors.Is(err, journal.ErrConflict) || destination.IsPermanent(err) {
+			return err
+		}
+		d := a.d.Backoff.Delay(attempt, rnd)
+		a.d.Logger.Warn(what+" failed; retrying", "stream", a.stream, "attempt", attempt, "retry_in", d, "err", err)
+		if err := sleep(ctx, a.d.Clock, d); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, c Clock, d time.Duration) error {
+	t := c.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// recover loads the durable state and intents, and asks the store which intended objects
+// exist, in a goroutine.
+func (a *actor) recover(ctx context.Context) {
+	a.ready = false
+	a.spawn(ctx, func(ctx context.Context) any {
+		var r recovered
+		r.err = a.retry(ctx, "load delivery state", func() error {
+			var err error
+			r.st, err = a.d.State.LoadState(ctx, a.stream)
+			return err
+		})
+		if r.err != nil {
+			return r
+		}
+		var p progress
+		if len(r.st.Data) > 0 {
+			if err := json.Unmarshal(r.st.Data, &p); err != nil {
+				r.err = fmt.Errorf("decode delivery progress: %w", err)
+				return r
+			}
+		}
+		r.marks = map[string]uint64{}
+		for leg, s := range p.Settled {
+			r.marks[leg] = max(s, r.st.Cursor-1)
+		}
+		var slots map[int][]byte
+		r.err = a.retry(ctx, "load flush intents", func() error {
+			var err error
+			slots, err = a.d.State.Intents(ctx, a.stream)
+			return err
+		})
+		if r.err != nil {
+			return r
+		}
+		var todo []recoveredObject
+		for slot, data := range slots {
+			objs, err := decodeIntents(data)
+			if err != nil {
+				a.d.Logger.Error("flush intent does not decode; ignored", "stream", a.stream, "slot", slot, "err", err)
+				a.d.Metrics.Record(a.stream, "Hydrant.CorruptIntents", metrics.UnitCount, 1)
+				continue
+			}
+			for _, o := range objs {
+				todo = append(todo, recoveredObject{slot: slot, o: o})
+			}
+		}
+		if in := r.st.Intent; in != nil { // an intent of the one-write-at-a-time engine
+			o := intentObject{Leg: string(in.Data), Key: in.Key, Bucket: a.bucketOf(string(in.Data))}
+			for s := in.FromSeq; s <= in.ToSeq; s++ {
+				o.Runs = append(o.Runs, Run{Seq: s, Whole: true})
+			}
+			todo = append(todo, recoveredObject{slot: -1, o: o})
+		}
+		for i := range todo {
+			ro := &todo[i]
+			top := uint64(0)
+			for _, run := range ro.o.Runs {
+				top = max(top, run.Seq)
+			}
+			mark, ok := r.marks[ro.o.Leg]
+			if !ok {
+				mark = r.st.Cursor - 1
+			}
+			if top <= mark {
+				continue // stale: its records are settled either way
+			}
+			err := a.retry(ctx, "check intended object", func() error {
+				var err error
+				ro.exists, err = a.d.Objects.Exists(ctx, ro.o.Bucket, ro.o.Key)
+				return err
+			})
+			if err != nil && !destination.IsPermanent(err) {
+				r.err = err
+				return r
+			}
+		}
+		r.objects = todo
+		return r
+	})
+}
+
+// bucketOf returns the bucket of a leg of the current spec.
+func (a *actor) bucketOf(leg string) string {
+	for _, l := range a.spec.Legs {
+		if l.Name == leg {
+			return l.Bucket
+		}
+	}
+	return ""
+}
+
+// onRecovered builds the ledger from the durable state and starts reading.
+func (a *actor) onRecovered(ctx context.Context, r recovered) error {
+	if r.err != nil {
+		return fmt.Errorf("recover delivery state: %w", r.err)
+	}
+	a.st = r.st
+	a.st.Intent = nil
+	cursor := max(r.st.Cursor, 1)
+	marks := map[string]uint64{}
+	for _, ls := range a.spec.Legs {
+		m, ok := r.marks[ls.Name]
+		if !ok {
+			m = cursor - 1
+		}
+		marks[ls.Name] = m
+	}
+	a.led = NewLedger(marks)
+	a.sv = maps.Clone(marks)
+	for _, ro := range r.objects {
+		slot := ro.slot
+		if slot < 0 {
+			slot = a.led.FreeSlot()
+			a.led.Reserve(slot)
+		}
+		a.led.Restore(slot, ro.o.Leg, ro.o.Bucket, ro.o.Key, ro.o.Runs, ro.exists)
+		if ro.exists {
+			a.d.Logger.Info("object of an interrupted write is in the store; its records are delivered", "stream", a.stream, "key", ro.o.Key)
+		}
+	}
+	a.buildLegs(a.spec)
+	a.lastRead = cursor - 1
+	a.ready = true
+	a.startReader(ctx, a.led.Cursor())
+	if r.st.Revision != 0 && (len(r.objects) > 0) {
+		a.stateDirty = true // rewrite the state without the old single intent, collect slots
+	}
+	return nil
+}
+
+func (a *actor) buildLegs(spec Spec) {
+	a.legs = a.legs[:0]
+	for _, ls := range spec.Legs {
+		lr := &legRun{LegSpec: ls, b: newBatcher(ls.SizeBytes, ls.Interval, ls.MaxBufferedBytes)}
+		if p, ok := ls.Processor.(interface {
+			LambdaBuffering() (int, time.Duration, bool)
+		}); ok {
+			if size, wait, ok := p.LambdaBuffering(); ok {
+				lr.lambdaLimit, lr.lambdaWait = size, wait
+			}
+		}
+		a.legs = append(a.legs, lr)
+	}
+	a.status.setLegs(a.spec.Legs)
+}
+
+// apply switches to a new spec: buffers, sealed objects and processing of the old one are
+// dropped and their messages read again; writes in flight finish.
+func (a *actor) apply(ctx context.Context, spec Spec) error {
+	a.spec = spec
+	a.gen++
+	if !a.ready {
+		return nil // recovery builds the legs from the new spec
+	}
+	for _, lr := range a.legs {
+		for _, p := range lr.b.sorted() {
+			for _, r := range p.runs {
+				a.led.Release(lr.Name, r.Seq, r.N)
+			}
+		}
+	}
+	for _, o := range slices.Concat(a.sealed, a.queue, a.savingObjs) {
+		a.led.Drop(o.id)
+		a.unwritten -= len(o.buf.data)
+	}
+	a.sealed, a.queue, a.savingObjs = nil, nil, nil
+	a.procWait = map[uint64]procResult{}
+	a.procNext = a.procSeq // results of jobs in flight are dropped by generation
+	names := map[string]bool{}
+	for _, ls := range spec.Legs {
+		names[ls.Name] = true
+		if !slices.Contains(a.led.Legs(), ls.Name) {
+			a.led.AddLeg(ls.Name, a.lastRead)
+		}
+	}
+	for _, n := range a.led.Legs() {
+		if names[n] {
+			a.led.Unroute(n)
+		} else {
+			a.led.RetireLeg(n)
+		}
+	}
+	a.buildLegs(spec)
+	a.startReader(ctx, a.led.Cursor())
+	return nil
+}
+
+// startReader (re)starts the journal reader at from.
+func (a *actor) startReader(ctx context.Context, from uint64) {
+	a.stopReader()
+	a.readGen++
+	gen := a.readGen
+	a.nextSeq = from
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	a.rcancel, a.rdone = cancel, done
+	out := a.reads
+	go func() {
+		defer close(done)
+		send := func(m readMsg) bool {
+			select {
+			case out <- m:
+				return true
+			case <-rctx.Done():
+				return false
+			}
+		}
+		var rd *journal.Reader
+		err := a.retry(rctx, "open journal reader", func() error {
+			var err error
+			rd, err = a.d.Log.Read(rctx, a.stream, from)
+			return err
+		})
+		if err != nil {
+			if rctx.Err() == nil {
+				send(readMsg{gen: gen, err: err})
+			}
+			return
+		}
+		defer rd.Close()
+		for {
+			b, err := rd.Next(rctx)
+			if errors.Is(err, journal.ErrCorrupt) {
+				a.d.Logger.Error("journal message does not decode; settled as empty", "stream", a.stream, "seq", b.Seq, "err", err)
+				a.d.Metrics.Record(a.stream, "Hydrant.CorruptMessages", metrics.UnitCount, 1)
+				a.status.recordFailure("", "corrupt", "CorruptMessage", fmt.Sprintf("journal message %d does not decode: %v", b.Seq, err), a.d.Clock.Now())
+				b.Records, err = nil, nil
+			}
+			if err != nil {
+				if rctx.Err() == nil {
+					send(readMsg{gen: gen, err: err})
+				}
+				return
+			}
+			if !send(readMsg{gen: gen, b: b}) {
+				return
+			}
+		}
+	}()
+}
+
+func (a *actor) stopReader() {
+	if a.rcancel == nil {
+		return
+	}
+	a.rcancel()
+	<-a.rdone
+	a.rcancel, a.rdone = nil, nil
+	for { // drop what the old reader handed ahead
+		select {
+		case <-a.reads:
+		default:
+			return
+		}
+	}
+}
+
+// mayRead reports whether the actor takes more messages: not while too much waits for
+// processing or for the store.
+func (a *actor) mayRead() bool {
+	gathered := 0
+	bound := 0
+	for _, lr := range a.legs {
+		gathered += lr.gatherBytes
+		bound += max(lr.MaxBufferedBytes, lr.SizeBytes)
+	}
+	if bound == 0 {
+		bound = 256 << 20
+	}
+	return gathered < maxGatherBytes && a.unwritten < bound
+}
+
+// onMessage takes one journal message for every leg that has not settled it.
+func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
+	if b.Seq > a.nextSeq {
+		n := b.Seq - a.nextSeq
+		a.d.Logger.Error("undelivered records expired from the journal", "stream", a.stream, "messages", n, "from_seq", a.nextSeq)
+		a.d.Metrics.Record(a.stream, "Hydrant.ExpiredMessages", metrics.UnitCount, float64(n))
+		a.status.recordFailure("", "expired", "RecordsExpired",
+			fmt.Sprintf("%d journal messages from sequence %d expired before delivery", n, a.nextSeq), a.d.Clock.Now())
+	}
+	a.nextSeq = b.Seq + 1
+	a.lastRead = max(a.lastRead, b.Seq)
+	a.nonce = b.Nonce
+	now := a.d.Clock.Now()
+	for _, lr := range a.legs {
+		if !a.led.Pending(lr.Name, b.Seq) {
+			continue
+		}
+		if err := a.led.Take(lr.Name, b.Seq); err != nil {
+			return err
+		}
+		whole, skip := a.led.Skip(lr.Name, b.Seq)
+		if whole {
+			a.led.Routed(lr.Name, b.Seq)
+			continue
+		}
+		if !lr.simple() {
+			if len(lr.gather) == 0 {
+				lr.gatherSince = now
+			}
+			lr.gather = append(lr.gather, procMsg{b: b, skip: skip})
+			for _, r := range b.Records {
+				lr.gatherBytes += len(r)
+			}
+			continue
+		}
+		var p *buffer
+		if len(b.Records) == 0 {
+			p = lr.b.open("", false, prefix.Values{})
+			lr.b.addEmpty(p, b.Seq, b.Arrival, now)
+		}
+		n := 0
+		for i, r := range b.Records {
+			id := identity(i, "")
+			if skip[id] {
+				continue
+			}
+			if p == nil {
+				p = lr.b.open("", false, prefix.Values{})
+			}
+			lr.b.add(p, b.Seq, skip == nil, id, r, b.Arrival, now)
+			n++
+		}
+		a.led.Hold(lr.Name, b.Seq, n)
+		a.led.Routed(lr.Name, b.Seq)
+		if err := a.checkFull(lr, p, b.Pending == 0); err != nil {
+			return err
+		}
+	}
+	a.submitReady(ctx, b.Pending == 0)
+	return nil
+}
+
+// checkFull seals p when full, the leg's buffers when over their bound, and everything with
+// zero buffering once the reader caught up.
+func (a *actor) checkFull(lr *legRun, p *buffer, caughtUp bool) error {
+	if p != nil && lr.b.parts[p.id] == p && lr.b.full(p) {
+		a.seal(lr, p)
+	}
+	for q := lr.b.over(); q != nil; q = lr.b.over() {
+		a.seal(lr, q)
+	}
+	if lr.Interval == 0 && caughtUp {
+		for _, q := range lr.b.sorted() {
+			a.seal(lr, q)
+		}
+	}
+	return nil
+}
+
+// submitReady hands gathered messages to the processing stage: at once without a Lambda, by
+// the Lambda's size and interval hints with one.
+func (a *actor) submitReady(ctx context.Context, caughtUp bool) {
+	now := a.d.Clock.Now()
+	for _, lr := range a.legs {
+		if len(lr.gather) == 0 {
+			continue
+		}
+		force := a.flushArmed() || (lr.Interval == 0 && caughtUp)
+		if lr.lambdaLimit > 0 && !force && lr.gatherBytes < lr.lambdaLimit && now.Before(lr.gatherSince.Add(lr.lambdaWait)) {
+			continue
+		}
+		if a.procInFlight >= maxProcInFlight {
+			continue
+		}
+		a.submit(ctx, lr, caughtUp)
+	}
+}
+
+func (a *actor) submit(ctx context.Context, lr *legRun, caughtUp bool) {
+	msgs := lr.gather
+	if lr.lambdaLimit > 0 { // one invocation's worth; the rest waits for the next job
+		n, size := 0, 0
+		for n < len(msgs) {
+			s := 0
+			for _, r := range msgs[n].b.Records {
+				s += len(r)
+			}
+			if n > 0 && size+s > lr.lambdaLimit {
+				break
+			}
+			size += s
+			n++
+		}
+		msgs = msgs[:n]
+	}
+	lr.gather = lr.gather[len(msgs):]
+	lr.gatherBytes = 0
+	for _, m := range lr.gather {
+		for _, r := range m.b.Records {
+			lr.gatherBytes += len(r)
+		}
+	}
+	if len(lr.gather) > 0 {
+		lr.gatherSince = a.d.Clock.Now() // the rest waits at most one more interval
+	} else {
+		lr.gather = nil
+	}
+	job := &procJob{seqNo: a.procSeq, gen: a.gen, leg: lr, msgs: msgs, caughtUp: caughtUp && len(lr.gather) == 0}
+	a.procSeq++
+	a.procInFlight++
+	sem, rec, stream, now := a.d.procSem, a.d.Metrics, a.stream, a.d.Clock.Now
+	a.spawn(ctx, func(ctx context.Context) any {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return procResult{job: job, err: ctx.Err()}
+		}
+		defer func() { <-sem }()
+		return process(ctx, job, rec, stream, now)
+	})
+}
+
+// onProcessed routes the outputs of processing jobs, in submission order.
+func (a *actor) onProcessed(r procResult) error {
+	a.procInFlight--
+	if r.job.gen != a.gen {
+		return nil
+	}
+	if r.err != nil {
+		return r.err
+	}
+	a.procWait[r.job.seqNo] = r
+	for {
+		next, ok := a.procWait[a.procNext]
+		if !ok {
+			return nil
+		}
+		delete(a.procWait, a.procNext)
+		a.procNext++
+		a.route(next)
+	}
+}
+
+// route appends a job's outputs to their partition buffers and failures to the error output.
+func (a *actor) route(r procResult) {
+	lr := r.job.leg
+	now := a.d.Clock.Now()
+	held := map[uint64]int{}
+	var touched []*buffer
+	for _, o := range r.out {
+		if lr.Dynamic && !lr.b.has(o.part) && lr.b.partitions() >= lr.MaxPartitions {
+			lr.exceededHits++
+			msg := fmt.Sprintf("The number of active partitions exceeds the limit of %d.", lr.MaxPartitions)
+			doc := processor.ErrorDocument(processor.Failure{Raw: processor.Record{Data: o.data, Arrival: o.arrival, ID: journal.RecordID(a.nonce, o.seq, int(o.ident>>subBits))},
+				Code: codePartitionLimit, Message: msg, Attempts: 1, At: now})
+			r.failed = append(r.failed, failedRec{seq: o.seq, ident: o.ident, doc: doc, typ: processor.OutputProcessingFailed,
+				kind: "partitioning", code: codePartitionLimit, message: msg, arrival: o.arrival, at: now})
+			continue
+		}
+		p := lr.b.open(o.part, false, o.values)
+		lr.b.add(p, o.seq, false, o.ident, o.data, o.arrival, now)
+		held[o.seq]++
+		touched = append(touched, p)
+	}
+	for _, f := range r.failed {
+		a.d.Logger.Warn("record failed processing; sent to the error output", "stream", a.stream, "leg", lr.Name, "code", f.code, "message", f.message)
+		a.status.recordFailure(lr.Name, f.kind, f.code, f.message, f.at)
+		p := lr.b.open("error:"+f.typ, true, prefix.Values{ErrorOutputType: f.typ})
+		lr.b.add(p, f.seq, false, f.ident, f.doc, f.arrival, now)
+		held[f.seq]++
+		touched = append(touched, p)
+	}
+	for _, m := range r.job.msgs {
+		a.led.Hold(lr.Name, m.b.Seq, held[m.b.Seq])
+		a.led.Routed(lr.Name, m.b.Seq)
+	}
+	seen := map[*buffer]bool{}
+	for _, p := range touched {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		_ = a.checkFull(lr, p, false)
+	}
+	_ = a.checkFull(lr, nil, r.job.caughtUp)
+}
+
+// seal closes a buffer as an object with its key; its intent is saved before it is written.
+func (a *actor) seal(lr *legRun, p *buffer) {
+	lr.b.take(p)
+	if len(p.ends) == 0 {
+		// Only empty messages: nothing to write, they are settled as they are.
+		for _, r := range p.runs {
+			a.led.Release(lr.Name, r.Seq, r.N)
+		}
+		lr.b.reuse(p.data)
+		return
+	}
+	key, err := a.key(lr, p)
+	id := a.led.Seal(lr.Name, lr.Bucket, key, p.runs)
+	o := &object{id: id, leg: lr, gen: a.gen, key: key, buf: p}
+	a.unwritten += len(p.data)
+	if err != nil {
+		a.failObject(o, "InvalidObject", fmt.Errorf("build object key: %w", err))
+		return
+	}
+	a.sealed = append(a.sealed, o)
+}
+
+// key returns the object key of a buffer:
+// <prefix><stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><extension>, with the prefix and time
+// evaluated at the arrival of the buffer's oldest record.
+func (a *actor) key(lr *legRun, p *buffer) (string, error) {
+	expr := lr.Prefix
+	if p.errorOut {
+		expr = lr.ErrorPrefix
+	}
+	if expr == nil {
+		return "", errors.New("the leg has no error output prefix")
+	}
+	t := p.oldest
+	if t.IsZero() {
+		t = a.d.Clock.Now()
+	}
+	v := p.values
+	v.Time, v.Location = t, lr.Location
+	pfx, err := expr.Eval(v)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%s-%d-%s-%s%s", pfx, a.stream, a.spec.Version, prefix.ObjectTime(t, lr.Location), uuid.NewString(), lr.Extension), nil
+}
+
+// failObject handles an object that can never be written: its records go to the error output
+// of the leg of the same name in the current spec, or, when the object is an error output or
+// there is no error output, are dropped and counted.
+func (a *actor) failObject(o *object, code string, cause error) {
+	p := o.buf
+	a.unwritten -= len(p.data)
+	now := a.d.Clock.Now()
+	var cur *legRun
+	for _, lr := range a.legs {
+		if lr.Name == o.leg.Name {
+			cur = lr
+		}
+	}
+	if p.errorOut || cur == nil || cur.ErrorPrefix == nil {
+		a.d.Logger.Error("object can never be written; its records are dropped", "stream", a.stream, "leg", o.leg.Name,
+			"key", o.key, "records", p.records(), "code", code, "err", cause)
+		a.d.Metrics.Record(a.stream, "Hydrant.DroppedRecords", metrics.UnitCount, float64(p.records()))
+		a.status.recordFailure(o.leg.Name, "dropped", code, fmt.Sprintf("%d records dropped: %v", p.records(), cause), now)
+		a.led.Drop(o.id)
+		return
+	}
+	a.d.Logger.Error("object can never be written; its records go to the error output", "stream", a.stream, "leg", cur.Name,
+		"key", o.key, "records", p.records(), "code", code, "err", cause)
+	a.status.recordFailure(cur.Name, "delivery", code, cause.Error(), now)
+	e := cur.b.open("error:"+processor.OutputProcessingFailed, true, prefix.Values{ErrorOutputType: processor.OutputProcessingFailed})
+	i := 0
+	for ri, r := range p.runs {
+		for k := range r.N {
+			ident := identity(k, "")
+			if !r.Whole {
+				ident = r.IDs[k]
+			}
+			doc := processor.ErrorDocument(processor.Failure{
+				Raw:  processor.Record{Data: p.record(i), Arrival: p.arrivals[ri], ID: journal.RecordID(a.nonce, r.Seq, int(ident>>subBits))},
+				Code: "S3." + code, Message: cause.Error(), Attempts: 1, At: now,
+			})
+			cur.b.add(e, r.Seq, false, ident, doc, p.arrivals[ri], now)
+			i++
+		}
+		a.led.Hold(cur.Name, r.Seq, r.N)
+	}
+	a.led.Drop(o.id)
+	_ = a.checkFull(cur, e, false)
+}
+
+// step runs after every event: it saves intents, starts writes, submits processing, seals for
+// flushes, saves progress, answers flushes and arms the timer.
+func (a *actor) step(ctx context.Context) error {
+	if a.flushArmed() {
+		a.submitReady(ctx, false)
+		up := a.flushTarget()
+		for _, lr := range a.legs {
+			if len(lr.gather) > 0 || a.procInFlight > 0 {
+				continue
+			}
+			for _, p := range lr.b.sorted() {
+				if p.runs[0].Seq <= up {
+					a.seal(lr, p)
+				}
+			}
+		}
+	} else if a.procInFlight < maxProcInFlight {
+		a.submitReady(ctx, false)
+	}
+	a.saveIntents(ctx)
+	a.startWrites(ctx)
+	if a.led.Advance() {
+		a.stateDirty = true
+	}
+	a.saveState(ctx)
+	a.answerFlushes()
+	a.arm()
+	a.publish(false)
+	return nil
+}
+
+// flushArmed reports whether a flush waits and every message it needs has been read.
+func (a *actor) flushArmed() bool {
+	for _, f := range a.flushes {
+		if a.lastRead >= f.upTo {
+			return true
+		}
+	}
+	return false
+}
+
+// flushTarget is the highest upTo of the armed flushes.
+func (a *actor) flushTarget() uint64 {
+	up := uint64(0)
+	for _, f := range a.flushes {
+		if a.lastRead >= f.upTo {
+			up = max(up, f.upTo)
+		}
+	}
+	return up
+}
+
+// answerFlushes answers the flushes whose messages are all settled by every leg.
+func (a *actor) answerFlushes() {
+	if len(a.flushes) == 0 {
+		return
+	}
+	cursor := a.led.Cursor()
+	keep := a.flushes[:0]
+	for _, f := range a.flushes {
+		if cursor > f.upTo {
+			a.publish(true)
+			f.done <- nil
+			continue
+		}
+		keep = append(keep, f)
+	}
+	a.flushes = keep
+}
+
+// saveIntents saves the intents of sealed objects, one batch save at a time.
+func (a *actor) saveIntents(ctx context.Context) {
+	if a.savingIntent || len(a.sealed) == 0 {
+		return
+	}
+	objs := a.sealed
+	a.sealed = nil
+	a.savingObjs = objs
+	a.savingIntent = true
+	ios := make([]intentObject, len(objs))
+	for i, o := range objs {
+		ios[i] = intentObject{ID: o.id, Leg: o.leg.Name, Bucket: o.leg.Bucket, Key: o.key, Runs: o.buf.runs}
+	}
+	batches := encodeIntents(ios)
+	// Each batch holds a run of whole objects, in order; split objs the same way.
+	var groups [][]*object
+	rest := objs
+	for _, b := range batches {
+		n := intentCount(b)
+		groups = append(groups, rest[:n])
+		rest = rest[n:]
+	}
+	slots := make([]int, len(batches))
+	for i := range batches {
+		slots[i] = a.led.FreeSlot()
+		a.led.Reserve(slots[i])
+	}
+	a.spawn(ctx, func(ctx context.Context) any {
+		err := a.retry(ctx, "save flush intents", func() error {
+			for i, b := range batches {
+				if err := a.d.State.SaveIntent(ctx, a.stream, slots[i], b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return intentsSaved{slots: slots, objs: groups, err: err}
+	})
+}
+
+// intentCount reads the object count of an encoded batch.
+func intentCount(b []byte) int {
+	d := decoder{b: b[1:]}
+	return int(d.uvarint())
+}
+
+// startWrites starts queued writes while the stream has free writer slots.
+func (a *actor) startWrites(ctx context.Context) {
+	for len(a.queue) > 0 && a.inFlight < a.d.WritesPerStream {
+		o := a.queue[0]
+		a.queue = a.queue[1:]
+		a.inFlight++
+		a.writing[o.id] = o
+		a.spawn(ctx, func(ctx context.Context) any { return a.write(ctx, o) })
+	}
+}
+
+// write compresses and stores an object, retrying transient failures.
+func (a *actor) write(ctx context.Context, o *object) writeDone {
+	select {
+	case a.d.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return writeDone{o: o, err: ctx.Err()}
+	}
+	defer func() { <-a.d.writeSem }()
+	lr := o.leg
+	kit, err := a.kits.get(lr.Compression)
+	if err != nil {
+		return writeDone{o: o, err: err, permanent: true}
+	}
+	defer a.kits.put(lr.Compression, kit)
+	body, err := kit.encode(o.buf.data)
+	if err != nil {
+		return writeDone{o: o, err: fmt.Errorf("compress object: %w", err)}
+	}
+	obj := destination.Object{
+		Bucket: lr.Bucket, Key: o.key, Body: body, ContentType: "application/octet-stream",
+		ContentEncoding: lr.Compression.ContentEncoding(), KMSKeyARN: lr.KMSKeyARN,
+	}
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for attempt := 1; ; attempt++ {
+		err := a.d.Objects.PutObject(ctx, obj)
+		if ctx.Err() != nil {
+			return writeDone{o: o, err: ctx.Err()}
+		}
+		ok := 0.0
+		if err == nil {
+			ok = 1
+		}
+		a.d.Metrics.Record(a.stream, lr.metricPrefix()+".Success", metrics.UnitCount, ok)
+		if err == nil {
+			a.d.Logger.Debug("delivered object", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "records", o.buf.records(), "bytes", len(o.buf.data))
+			return writeDone{o: o, stored: len(body)}
+		}
+		code := ErrorCode(err)
+		if destination.IsPermanent(err) {
+			return writeDone{o: o, err: err, permanent: true}
+		}
+		a.status.failed(lr.Name, code, err, a.d.Clock.Now())
+		d := a.d.Backoff.Delay(attempt, rnd)
+		a.d.Logger.Warn("deliver object failed; retrying", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "code", code, "attempt", attempt, "retry_in", d, "err", err)
+		if err := sleep(ctx, a.d.Clock, d); err != nil {
+			return writeDone{o: o, err: err}
+		}
+	}
+}
+
+// metricPrefix names the leg's metrics: DeliveryToS3 or BackupToS3.
+func (l *LegSpec) metricPrefix() string {
+	if l.Name == LegBackup {
+		return "BackupToS3"
+	}
+	return "DeliveryToS3"
+}
+
+// onResult handles what a goroutine of the actor reports.
+func (a *actor) onResult(ctx context.Context, r any) error {
+	switch r := r.(type) {
+	case recovered:
+		return a.onRecovered(ctx, r)
+	case procResult:
+		return a.onProcessed(r)
+	case intentsSaved:
+		a.savingIntent = false
+		a.savingObjs = nil
+		if r.err != nil {
+			return fmt.Errorf("save flush intents: %w", r.err)
+		}
+		for i, slot := range r.slots {
+			ids := make([]uint64, 0, len(r.objs[i]))
+			for _, o := range r.objs[i] {
+				ids = append(ids, o.id)
+			}
+			a.led.Intended(slot, ids)
+			for _, o := range r.objs[i] {
+				if o.gen != a.gen { // dropped by a configuration change while its intent was saved
+					continue
+				}
+				o.intent = true
+				a.queue = append(a.queue, o)
+			}
+		}
+	case writeDone:
+		a.inFlight--
+		o := r.o
+		delete(a.writing, o.id)
+		switch {
+		case r.err == nil:
+			a.unwritten -= len(o.buf.data)
+			a.led.Written(o.id)
+			a.delivered(o, r.stored)
+			o.leg.b.reuse(o.buf.data)
+		case r.permanent:
+			a.failObject(o, ErrorCode(r.err), r.err)
+		default: // cancelled with the actor
+			return nil
+		}
+	case stateSaved:
+		a.savingState = false
+		if r.err != nil {
+			return fmt.Errorf("save delivery progress: %w", r.err)
+		}
+		a.st = r.st
+		a.sv = r.marks
+		a.led.Collect(a.sv)
+	}
+	return nil
+}
+
+// delivered counts a written object.
+func (a *actor) delivered(o *object, stored int) {
+	lr, p := o.leg, o.buf
+	a.status.delivered(lr.Name, lr.Bucket, p.errorOut, o.key, len(p.data), p.records(), stored, a.d.Clock.Now())
+	if !p.errorOut && p.records() > 0 {
+		name := lr.metricPrefix()
+		a.d.Metrics.Record(a.stream, name+".Bytes", metrics.UnitBytes, float64(len(p.data)))
+		a.d.Metrics.Record(a.stream, name+".Records", metrics.UnitCount, float64(p.records()))
+		if name == "DeliveryToS3" {
+			a.d.Metrics.Record(a.stream, name+".ObjectCount", metrics.UnitCount, 1)
+		}
+	}
+}
+
+// saveState saves the settled marks and cursor when they moved, one save at a time, then trims
+// the journal below the cursor.
+func (a *actor) saveState(ctx context.Context) {
+	if a.savingState || !a.stateDirty {
+		return
+	}
+	a.stateDirty = false
+	a.savingState = true
+	marks := a.led.Marks()
+	data, err := json.Marshal(progress{V: 2, Settled: marks})
+	if err != nil {
+		panic(err) // a map of strings to numbers always encodes
+	}
+	next := a.st
+	next.Cursor, next.Intent, next.Data = a.led.Cursor(), nil, data
+	a.spawn(ctx, func(ctx context.Context) any {
+		var st journal.State
+		err := a.retry(ctx, "save delivery progress", func() error {
+			var err error
+			st, err = a.d.State.SaveState(ctx, a.stream, next)
+			return err
+		})
+		if err == nil {
+			if err := a.d.State.Trim(ctx, a.stream, st.Cursor); err != nil && ctx.Err() == nil {
+				a.d.Logger.Warn("trim journal", "stream", a.stream, "err", err)
+			}
+		}
+		return stateSaved{st: st, marks: marks, err: err}
+	})
+}
+
+// onTimer seals the buffers whose interval passed and submits gathered messages that waited
+// long enough.
+func (a *actor) onTimer(ctx context.Context) error {
+	now := a.d.Clock.Now()
+	for _, lr := range a.legs {
+		if lr.Interval > 0 {
+			for _, p := range lr.b.due(now) {
+				a.seal(lr, p)
+			}
+		}
+	}
+	a.submitReady(ctx, false)
+	return nil
+}
+
+// arm sets the timer to the next buffer deadline or Lambda gathering deadline.
+func (a *actor) arm() {
+	var next time.Time
+	for _, lr := range a.legs {
+		if lr.Interval > 0 {
+			if t := lr.b.next(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		}
+		if len(lr.gather) > 0 && lr.lambdaLimit > 0 {
+			if t := lr.gatherSince.Add(lr.lambdaWait); next.IsZero() || t.Before(next) {
+				next = t
+			}
+		}
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	if !next.IsZero() {
+		a.timer = a.d.Clock.NewTimer(max(next.Sub(a.d.Clock.Now()), 0))
+	}
+}
+
+// publish updates the status snapshot read by the API and metrics.
+func (a *actor) publish(force bool) {
+	now := a.d.Clock.Now()
+	if !force && now.Sub(a.lastPublish) < publishEvery {
+		return
+	}
+	a.lastPublish = now
+	for _, lr := range a.legs {
+		bytes, records := 0, 0
+		var oldest time.Time
+		note := func(p *buffer) {
+			bytes += len(p.data)
+			records += p.records()
+			if !p.oldest.IsZero() && (oldest.IsZero() || p.oldest.Before(oldest)) {
+				oldest = p.oldest
+			}
+		}
+		for _, p := range lr.b.parts {
+			note(p)
+		}
+		for _, o := range slices.Concat(a.sealed, a.savingObjs, a.queue) {
+			if o.leg == lr {
+				note(o.buf)
+			}
+		}
+		for _, o := range a.writing {
+			if o.leg.Name == lr.Name {
+				note(o.buf)
+			}
+		}
+		a.status.buffered(lr.Name, bytes, records, oldest, lr.b.partitions(), lr.exceededHits)
+	}
+}
