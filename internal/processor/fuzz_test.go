@@ -2,9 +2,12 @@ package processor
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func FuzzJSONDeaggregate(f *testing.F) {
@@ -106,6 +109,92 @@ func FuzzKPL(f *testing.F) {
 		// The protobuf body alone, with a valid MD5, must never panic either.
 		if len(data) > 0 {
 			DeaggregateKPL(kplWrap(data))
+		}
+	})
+}
+
+// FuzzJQFastPath checks that MetadataExtraction gives the same keys and the
+// same error on the fast path as with gojq, for every record and query.
+func FuzzJQFastPath(f *testing.F) {
+	queries := []string{
+		`{customer_id: .customer_id, region: .geo.region}`,
+		`{a: .a, d: .b.c}`,
+		`{k: .a."x-y"}`,
+		`{k: .a["b"]}`,
+		`{x: .a, y: .a.b, z: .a.b.c}`,
+		`{a: .b, a: .a, "é": ."é", e: .["\u00e9"]."😀"}`,
+		`{a, "b", c: .""}`,
+		`{}`,
+	}
+	stages := make([]*metadataStage, len(queries))
+	for i, q := range queries {
+		stages[i] = metadataTestStage(f, q)
+		if stages[i].fast == nil {
+			f.Fatalf("query %q does not take the fast path", q)
+		}
+	}
+	for _, s := range []string{
+		`{"customer_id":"123456789012","geo":{"region":"eu-west-1","city":"Dublin"},"payload":[1,2,{"a":null}]}`,
+		`{"a":"x","b":{"c":"y"}}`,
+		" \t\n{ \"a\" : 1 , \"b\" : { \"c\" : true } }\r\n",
+		`{"a":{"x-y":"1","b":{"c":2}},"a":{"b":null}}`,
+		`{"a":{"b":1},"a":{"c":2}}`,
+		`{"a":1,"b":{"c":1}}`,
+		`{"a":"x","b":"s"}`,
+		`{"a":[1],"b":{}}`,
+		`{"a":null,"b":null}`,
+		`{}`,
+		`{"a":-0,"b":{"c":-0.0}}`,
+		`{"a":123456789012345678901234567890,"b":{"c":1e400}}`,
+		`{"a":1.5e300,"b":{"c":1E-7}}`,
+		`{"a":0.1,"b":{"c":100000000000000000000000}}`,
+		`{"a":"\u00e9\ud83d\ude00","é":"\ud800","\u00e9":"x"}`,
+		`{"a":"\ud83dx","b":{"c":"\udc00\ud800"}}`,
+		"{\"a\":\"\xff\xfe\",\"\xc3\xa9\":\"\xed\xa0\x80\"}",
+		`{"a":"\"\\\/\b\f\n\r\t"}`,
+		`{"":"empty","b":"x"}`,
+		`{"\u0061":"escaped key"}`,
+		`{"a":"1"}{"a":"2"}`,
+		`{"a":"1"} {"a":"2"}`,
+		`{"a":"1"}x`,
+		`{"a":"1",}`,
+		`{"a":01}`,
+		`{"a":tru}`,
+		`{"a":"1"`,
+		"{\"a\":\"a\nb\"}",
+		`{"a":"\x"}`,
+		`[{"a":1}]`,
+		`null`,
+		`"a"`,
+		`1`,
+		``,
+		`{"a":[[[[{"b":[]}]]]],"z":{"y":{"x":{}}}}`,
+		`"\u00e9"`, `-0.0e-0`, `1E+2`, `{"b":{"c":"x"}}`, `[]`, `true`,
+	} {
+		f.Add([]byte(s))
+	}
+	ctx := context.Background()
+	scanners := make([]*fastScanner, len(stages))
+	for i, s := range stages {
+		scanners[i] = s.fast.scanner()
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// The input as a record, and as the value of every looked-up key
+		// (most random values are not JSON objects).
+		var wrapped []byte
+		for i, part := range []string{`{"a":`, `,"b":{"c":`, `,"x-y":`, `},"customer_id":`, `,"geo":{"region":`, `}}`} {
+			if i > 0 {
+				wrapped = append(wrapped, data...)
+			}
+			wrapped = append(wrapped, part...)
+		}
+		for _, rec := range [][]byte{data, wrapped} {
+			for i, s := range stages {
+				want := result(s.extractJQ(ctx, rec))
+				if d := cmp.Diff(want, result(s.extract(ctx, scanners[i], rec))); d != "" {
+					t.Fatalf("query %q, record %q (-gojq +fast):\n%s", queries[i], rec, d)
+				}
+			}
 		}
 	})
 }

@@ -24,31 +24,40 @@ const QueryTimeout = time.Second
 // values become Record.Query.
 type metadataStage struct {
 	code *gojq.Code
-	keys []string // statically known keys, or nil
+	keys []string   // statically known keys, or nil
+	fast *fastQuery // the query as a plain key selection, or nil
 }
 
 func newMetadataStage(s Spec) (*metadataStage, error) {
-	code, keys, err := compileQuery(s.Parameters[ParamMetadataExtractionQuery])
+	cq, err := compileQuery(s.Parameters[ParamMetadataExtractionQuery])
 	if err != nil {
 		return nil, &ConfigError{Index: -1, Type: s.Type, Parameter: ParamMetadataExtractionQuery,
 			Message: fmt.Sprintf("MetadataExtractionQuery is not a valid JQ expression: %v", err)}
 	}
-	return &metadataStage{code: code, keys: keys}, nil
+	return &metadataStage{code: cq.code, keys: cq.keys, fast: cq.fast}, nil
+}
+
+// compiledQuery is a compiled MetadataExtraction query.
+type compiledQuery struct {
+	code *gojq.Code
+	keys []string   // the keys of a literal object query, else nil
+	fast *fastQuery // the fast form of a plain key selection, else nil
 }
 
 // compileQuery parses and compiles a JQ query without access to the
-// environment or to further inputs, and returns the keys of a literal object
-// query.
-func compileQuery(src string) (*gojq.Code, []string, error) {
+// environment or to further inputs, and recognises the literal object
+// queries whose keys are static and the plain key selections that take the
+// fast path.
+func compileQuery(src string) (compiledQuery, error) {
 	q, err := gojq.Parse(src)
 	if err != nil {
-		return nil, nil, err
+		return compiledQuery{}, err
 	}
 	code, err := gojq.Compile(q)
 	if err != nil {
-		return nil, nil, err
+		return compiledQuery{}, err
 	}
-	return code, staticKeys(q), nil
+	return compiledQuery{code: code, keys: staticKeys(q), fast: newFastQuery(q)}, nil
 }
 
 // staticKeys returns the keys of a query that is an object literal with
@@ -74,9 +83,13 @@ func staticKeys(q *gojq.Query) []string {
 }
 
 func (s *metadataStage) run(ctx context.Context, r *runState, in []item) ([]item, error) {
+	var sc *fastScanner
+	if s.fast != nil {
+		sc = s.fast.scanner()
+	}
 	out := in[:0]
 	for _, it := range in {
-		keys, err := s.extract(ctx, it.rec.Data)
+		keys, err := s.extract(ctx, sc, it.rec.Data)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -90,8 +103,21 @@ func (s *metadataStage) run(ctx context.Context, r *runState, in []item) ([]item
 	return out, nil
 }
 
-// extract runs the query on one record.
-func (s *metadataStage) extract(ctx context.Context, data []byte) (map[string]string, error) {
+// extract runs the query on one record: on the fast path when the query
+// has one (sc is not nil) and the record suits it, else with gojq. Both give
+// the same keys and the same error.
+func (s *metadataStage) extract(ctx context.Context, sc *fastScanner, data []byte) (map[string]string, error) {
+	if sc != nil && ctx.Err() == nil {
+		keys, err := sc.extract(data)
+		if !errors.Is(err, errSlowPath) {
+			return keys, err
+		}
+	}
+	return s.extractJQ(ctx, data)
+}
+
+// extractJQ runs the query on one record with gojq.
+func (s *metadataStage) extractJQ(ctx context.Context, data []byte) (map[string]string, error) {
 	v, err := decodeJSON(data)
 	if err != nil {
 		return nil, err
@@ -116,14 +142,29 @@ func (s *metadataStage) extract(ctx context.Context, data []byte) (map[string]st
 		return nil, fmt.Errorf("the query produced %d partition keys; at most %d are allowed", len(obj), MaxPartitionKeys)
 	}
 	keys := make(map[string]string, len(obj))
+	var errKey string // the smallest key whose value is invalid
+	var keyErr error
 	for k, v := range obj {
 		sv, err := keyString(v)
 		if err != nil {
-			return nil, fmt.Errorf("partition key %q: %v", k, err)
+			if keyErr == nil || k < errKey {
+				errKey, keyErr = k, err
+			}
+			continue
 		}
 		keys[k] = sv
 	}
+	if keyErr != nil {
+		return nil, partitionKeyError(errKey, keyErr)
+	}
 	return keys, nil
+}
+
+// partitionKeyError reports an invalid value of partition key k. When
+// several values are invalid, the error names the smallest key, so that it
+// does not depend on map order.
+func partitionKeyError(k string, err error) error {
+	return fmt.Errorf("partition key %q: %v", k, err)
 }
 
 // decodeJSON decodes exactly one JSON value, numbers as json.Number.
@@ -154,21 +195,27 @@ func keyString(v any) (string, error) {
 	case float64:
 		return formatFloat(v)
 	case json.Number:
-		if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return string(v), nil
-		}
-		if bi, ok := new(big.Int).SetString(string(v), 10); ok {
-			return bi.String(), nil
-		}
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil {
-			return "", fmt.Errorf("invalid number %s", v)
-		}
-		return formatFloat(f)
+		return numberString(string(v))
 	case nil:
 		return "", errors.New("the value is null or missing")
 	}
 	return "", fmt.Errorf("the value is %s, not a string, number or boolean", typeName(v))
+}
+
+// numberString renders a JSON number literal: integers exactly, others as
+// their nearest float64.
+func numberString(n string) (string, error) {
+	if _, err := strconv.ParseInt(n, 10, 64); err == nil {
+		return n, nil
+	}
+	if bi, ok := new(big.Int).SetString(n, 10); ok {
+		return bi.String(), nil
+	}
+	f, err := strconv.ParseFloat(n, 64)
+	if err != nil {
+		return "", fmt.Errorf("invalid number %s", n)
+	}
+	return formatFloat(f)
 }
 
 // formatFloat renders a number without an exponent where that is exact and

@@ -210,14 +210,14 @@ func validateCross(i int, s Spec) error {
 			return &ConfigError{Index: i, Type: s.Type, Parameter: ParamDelimiter, Message: "Parameter Delimiter is only supported for processor RecordDeAggregation when SubRecordType is DELIMITED"}
 		}
 	case TypeMetadataExtraction:
-		_, keys, err := compileQuery(s.Parameters[ParamMetadataExtractionQuery])
+		cq, err := compileQuery(s.Parameters[ParamMetadataExtractionQuery])
 		if err != nil {
 			return &ConfigError{Index: i, Type: s.Type, Parameter: ParamMetadataExtractionQuery, Message: fmt.Sprintf(
 				"MetadataExtractionQuery is not a valid JQ expression: %v", err)}
 		}
-		if len(keys) > MaxPartitionKeys {
+		if len(cq.keys) > MaxPartitionKeys {
 			return &ConfigError{Index: i, Type: s.Type, Parameter: ParamMetadataExtractionQuery, Message: fmt.Sprintf(
-				"MetadataExtractionQuery defines %d partition keys; at most %d are allowed", len(keys), MaxPartitionKeys)}
+				"MetadataExtractionQuery defines %d partition keys; at most %d are allowed", len(cq.keys), MaxPartitionKeys)}
 		}
 	}
 	return nil
