@@ -28,6 +28,9 @@ const (
 	maxGatherBytes = 64 << 20
 	// readAhead is the number of journal batches the reader hands ahead of the actor.
 	readAhead = 4
+	// minUnwrittenBound is the least of the bound on bytes in objects not yet written beyond
+	// which the actor stops reading (else a leg's MaxBufferedBytes, or a size hint per writer).
+	minUnwrittenBound = 64 << 20
 	// publishEvery bounds how often the status snapshot is refreshed.
 	publishEvery = 100 * time.Millisecond
 )
@@ -116,12 +119,12 @@ type actor struct {
 	mail   chan command
 	rnd    *rand.Rand
 
-	spec Spec
-	gen  int
-	led  *Ledger
-	legs []*legRun
-	st   journal.State     // the stored state (its revision)
-	sv   map[string]uint64 // the marks last saved
+	spec  Spec
+	gen   int
+	led   *Ledger
+	legs  []*legRun
+	st    journal.State     // the stored state (its revision)
+	sv    map[string]uint64 // the marks last saved
 	nonce uint64
 
 	readGen  int
@@ -135,22 +138,22 @@ type actor struct {
 	procWait          map[uint64]procResult
 	procInFlight      int
 
-	sealed      []*object // intent not saved yet
-	queue       []*object // intent saved, waiting for a writer
-	inFlight    int
-	unwritten   int // bytes in sealed, queued and in-flight objects
+	sealed       []*object // intent not saved yet
+	queue        []*object // intent saved, waiting for a writer
+	inFlight     int
+	unwritten    int // bytes in sealed, queued and in-flight objects
 	savingIntent bool
 	savingState  bool
 	stateDirty   bool
 
-	flushes []*flushReq
-	timer   Timer
-	results chan any
-	wg      sync.WaitGroup
-	kits    *kitPool
-	ready   bool
-	writing map[uint64]*object // objects being written
-	savingObjs []*object       // objects whose intents are being saved
+	flushes     []*flushReq
+	timer       Timer
+	results     chan any
+	wg          sync.WaitGroup
+	kits        *kitPool
+	ready       bool
+	writing     map[uint64]*object // objects being written
+	savingObjs  []*object          // objects whose intents are being saved
 	lastPublish time.Time
 }
 
@@ -176,6 +179,9 @@ func (a *actor) run(ctx context.Context) (err error) {
 		a.flushes = nil
 	}()
 	a.recover(ctx)
+	// The status snapshot is refreshed on wall-clock time: it is a view, not delivery logic.
+	refresh := time.NewTicker(publishEvery)
+	defer refresh.Stop()
 	for {
 		var timerC <-chan time.Time
 		if a.timer != nil {
@@ -216,6 +222,11 @@ func (a *actor) run(ctx context.Context) (err error) {
 			if err := a.onTimer(ctx); err != nil {
 				return err
 			}
+		case <-refresh.C:
+			if a.ready {
+				a.publish(true)
+			}
+			continue
 		}
 		if a.ready {
 			if err := a.step(ctx); err != nil {
@@ -291,6 +302,10 @@ func sleep(ctx context.Context, c Clock, d time.Duration) error {
 // exist, in a goroutine.
 func (a *actor) recover(ctx context.Context) {
 	a.ready = false
+	buckets := map[string]string{}
+	for _, l := range a.spec.Legs {
+		buckets[l.Name] = l.Bucket
+	}
 	a.spawn(ctx, func(ctx context.Context) any {
 		var r recovered
 		r.err = a.retry(ctx, "load delivery state", func() error {
@@ -334,7 +349,7 @@ func (a *actor) recover(ctx context.Context) {
 			}
 		}
 		if in := r.st.Intent; in != nil { // an intent of the one-write-at-a-time engine
-			o := intentObject{Leg: string(in.Data), Key: in.Key, Bucket: a.bucketOf(string(in.Data))}
+			o := intentObject{Leg: string(in.Data), Key: in.Key, Bucket: buckets[string(in.Data)]}
 			for s := in.FromSeq; s <= in.ToSeq; s++ {
 				o.Runs = append(o.Runs, Run{Seq: s, Whole: true})
 			}
@@ -364,18 +379,9 @@ func (a *actor) recover(ctx context.Context) {
 			}
 		}
 		r.objects = todo
+		a.d.Logger.Debug("delivery state recovered", "stream", a.stream, "cursor", r.st.Cursor, "marks", r.marks, "intent_slots", len(slots), "intended_objects", len(todo))
 		return r
 	})
-}
-
-// bucketOf returns the bucket of a leg of the current spec.
-func (a *actor) bucketOf(leg string) string {
-	for _, l := range a.spec.Legs {
-		if l.Name == leg {
-			return l.Bucket
-		}
-	}
-	return ""
 }
 
 // onRecovered builds the ledger from the durable state and starts reading.
@@ -547,14 +553,10 @@ func (a *actor) stopReader() {
 // mayRead reports whether the actor takes more messages: not while too much waits for
 // processing or for the store.
 func (a *actor) mayRead() bool {
-	gathered := 0
-	bound := 0
+	gathered, bound := 0, minUnwrittenBound
 	for _, lr := range a.legs {
 		gathered += lr.gatherBytes
-		bound += max(lr.MaxBufferedBytes, lr.SizeBytes)
-	}
-	if bound == 0 {
-		bound = 256 << 20
+		bound = max(bound, lr.MaxBufferedBytes, a.d.WritesPerStream*lr.SizeBytes)
 	}
 	return gathered < maxGatherBytes && a.unwritten < bound
 }
@@ -914,10 +916,9 @@ func (a *actor) answerFlushes() {
 	if len(a.flushes) == 0 {
 		return
 	}
-	cursor := a.led.Cursor()
 	keep := a.flushes[:0]
 	for _, f := range a.flushes {
-		if cursor > f.upTo {
+		if a.st.Cursor > f.upTo { // delivered, and the progress saved
 			a.publish(true)
 			f.done <- nil
 			continue
@@ -1182,7 +1183,7 @@ func (a *actor) arm() {
 
 // publish updates the status snapshot read by the API and metrics.
 func (a *actor) publish(force bool) {
-	now := a.d.Clock.Now()
+	now := time.Now()
 	if !force && now.Sub(a.lastPublish) < publishEvery {
 		return
 	}

@@ -97,7 +97,6 @@ type LegSpec struct {
 	MaxBufferedBytes int
 }
 
-
 // progress is the actor's detail saved with the cursor: how far each leg has settled.
 type progress struct {
 	V       int               `json:"v,omitempty"`
@@ -116,4 +115,3 @@ func ErrorCode(err error) string {
 	}
 	return "InternalError"
 }
-

@@ -1,7 +1,7 @@
 package delivery
 
 import (
-		"sync"
+	"sync"
 	"time"
 )
 
