@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,14 +83,13 @@ func TestCrashAtEveryStepIsExactlyOnce(t *testing.T) {
 					recs = append(recs, fmt.Sprintf("%c%02d", 'a'+i%3, i))
 				}
 				// Every third write is the one the crash interrupts.
-				n := 0
+				var n atomic.Int64
 				out.set(func(s *store) {
 					if c.lost {
-						s.lose = func(string) bool { n++; return n%3 == 0 }
+						s.lose = func(string) bool { return n.Add(1)%3 == 0 }
 					} else {
 						s.fail = func(string) error {
-							n++
-							if n%3 == 0 {
+							if n.Add(1)%3 == 0 {
 								return errors.New("connection reset")
 							}
 							return nil
@@ -456,7 +456,9 @@ func (r *recorder) sum(name string) float64 {
 	return r.sums[name]
 }
 
-func newRecorder() *recorder { return &recorder{mu: make(chan struct{}, 1), sums: map[string]float64{}} }
+func newRecorder() *recorder {
+	return &recorder{mu: make(chan struct{}, 1), sums: map[string]float64{}}
+}
 
 func TestExpiredMessagesAreCountedOnce(t *testing.T) {
 	ctx := context.Background()

@@ -108,7 +108,12 @@ func permanent(key string) error {
 	return errors.Join(destination.ErrInvalidObject, errors.New("key refused: "+key))
 }
 
-func discard() *slog.Logger { if os.Getenv("DLOG") != "" { return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})) }; return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discard() *slog.Logger {
+	if os.Getenv("DLOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 func openJournal(t testing.TB) *journal.Journal {
 	t.Helper()
