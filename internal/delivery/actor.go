@@ -341,7 +341,7 @@ func (a *actor) recover(ctx context.Context) {
 			objs, err := decodeIntents(data)
 			if err != nil {
 				a.d.Logger.Error("flush intent does not decode; ignored", "stream", a.stream, "slot", slot, "err", err)
-				a.d.Metrics.Record(a.stream, "Hydrant.CorruptIntents", metrics.UnitCount, 1)
+				a.d.Metrics.Record(a.stream, "Journal.CorruptIntents", metrics.UnitCount, 1)
 				continue
 			}
 			for _, o := range objs {
@@ -517,7 +517,7 @@ func (a *actor) startReader(ctx context.Context, from uint64) {
 			b, err := rd.Next(rctx)
 			if errors.Is(err, journal.ErrCorrupt) {
 				a.d.Logger.Error("journal message does not decode; settled as empty", "stream", a.stream, "seq", b.Seq, "err", err)
-				a.d.Metrics.Record(a.stream, "Hydrant.CorruptMessages", metrics.UnitCount, 1)
+				a.d.Metrics.Record(a.stream, "Journal.CorruptMessages", metrics.UnitCount, 1)
 				a.status.recordFailure("", "corrupt", "CorruptMessage", fmt.Sprintf("journal message %d does not decode: %v", b.Seq, err), a.d.Clock.Now())
 				b.Records, err = nil, nil
 			}
@@ -566,7 +566,7 @@ func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
 	if b.Seq > a.nextSeq {
 		n := b.Seq - a.nextSeq
 		a.d.Logger.Error("undelivered records expired from the journal", "stream", a.stream, "messages", n, "from_seq", a.nextSeq)
-		a.d.Metrics.Record(a.stream, "Hydrant.ExpiredMessages", metrics.UnitCount, float64(n))
+		a.d.Metrics.Record(a.stream, "Journal.ExpiredMessages", metrics.UnitCount, float64(n))
 		a.status.recordFailure("", "expired", "RecordsExpired",
 			fmt.Sprintf("%d journal messages from sequence %d expired before delivery", n, a.nextSeq), a.d.Clock.Now())
 	}
@@ -830,7 +830,7 @@ func (a *actor) failObject(o *object, code string, cause error) {
 	if p.errorOut || cur == nil || cur.ErrorPrefix == nil {
 		a.d.Logger.Error("object can never be written; its records are dropped", "stream", a.stream, "leg", o.leg.Name,
 			"key", o.key, "records", p.records(), "code", code, "err", cause)
-		a.d.Metrics.Record(a.stream, "Hydrant.DroppedRecords", metrics.UnitCount, float64(p.records()))
+		a.d.Metrics.Record(a.stream, "DroppedRecords", metrics.UnitCount, float64(p.records()))
 		a.status.recordFailure(o.leg.Name, "dropped", code, fmt.Sprintf("%d records dropped: %v", p.records(), cause), now)
 		a.led.Drop(o.id)
 		return

@@ -482,8 +482,8 @@ func TestExpiredMessagesAreCountedOnce(t *testing.T) {
 	out := newStore()
 	r := run(t, Deps{Log: j, State: j, Objects: out, Metrics: rec}, testSpec(t))
 	r.flush(t, "s")
-	if got := rec.sum("Hydrant.ExpiredMessages"); got != 2 {
-		t.Errorf("Hydrant.ExpiredMessages = %v, want 2", got)
+	if got := rec.sum("Journal.ExpiredMessages"); got != 2 {
+		t.Errorf("Journal.ExpiredMessages = %v, want 2", got)
 	}
 	r.stop()
 	// A restart after delivery reports nothing.
@@ -491,7 +491,7 @@ func TestExpiredMessagesAreCountedOnce(t *testing.T) {
 	r2 := run(t, Deps{Log: j, State: j, Objects: out, Metrics: rec2}, testSpec(t))
 	appendAll(t, j, "d")
 	r2.flush(t, "s")
-	if got := rec2.sum("Hydrant.ExpiredMessages"); got != 0 {
-		t.Errorf("after a restart Hydrant.ExpiredMessages = %v, want 0", got)
+	if got := rec2.sum("Journal.ExpiredMessages"); got != 0 {
+		t.Errorf("after a restart Journal.ExpiredMessages = %v, want 0", got)
 	}
 }

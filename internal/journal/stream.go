@@ -100,6 +100,9 @@ func (j *Journal) CreateStream(ctx context.Context, name string) error {
 	if err := j.state.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("create stream %q: clear state: %w", name, err)
 	}
+	if err := j.purgeIntents(ctx, name); err != nil {
+		return fmt.Errorf("create stream %q: clear intents: %w", name, err)
+	}
 	if _, err := j.js.CreateStream(ctx, j.streamConfig(name, nonce)); err != nil {
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return j.CreateStream(ctx, name) // created concurrently
