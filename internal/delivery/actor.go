@@ -431,7 +431,9 @@ func (a *actor) buildLegs(spec Spec) {
 			LambdaBuffering() (int, time.Duration, bool)
 		}); ok {
 			if size, wait, ok := p.LambdaBuffering(); ok {
-				lr.lambdaLimit, lr.lambdaWait = size, wait
+				// size bounds an invocation's payload, in which records are base64 with some
+				// JSON around them: two thirds of it in source bytes fill one invocation.
+				lr.lambdaLimit, lr.lambdaWait = max(size*2/3, 1), wait
 			}
 		}
 		a.legs = append(a.legs, lr)

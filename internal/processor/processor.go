@@ -271,9 +271,9 @@ func (p *Pipeline) QueryKeys() []string {
 
 // LambdaBuffering returns the Lambda stage's buffering hints: the payload
 // size limit in bytes and BufferIntervalInSeconds. ok is false without a
-// Lambda processor. A caller that wants to honour the interval accumulates
-// records for up to that long before calling Process (the delivery worker does
-// not yet: it calls Process per journal message).
+// Lambda processor. The caller honours them by accumulating records up to that
+// size, or for up to that long, before calling Process (the delivery engine
+// does).
 func (p *Pipeline) LambdaBuffering() (sizeBytes int, interval time.Duration, ok bool) {
 	if p.lambda == nil {
 		return 0, 0, false
