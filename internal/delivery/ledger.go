@@ -82,11 +82,14 @@ func (l *Ledger) AddLeg(name string, settled uint64) {
 	l.legs[name] = &legBook{settled: settled, msgs: map[uint64]*msgBook{}, bySeq: map[uint64][]uint64{}}
 }
 
-// RetireLeg marks a leg as gone from the spec: it stops counting for the cursor once nothing
-// of it is open.
+// RetireLeg marks a leg as gone from the spec: records it has not routed yet are no longer
+// wanted, and it stops counting for the cursor once its objects in flight are written.
 func (l *Ledger) RetireLeg(name string) {
 	if b, ok := l.legs[name]; ok {
 		b.retired = true
+		for _, m := range b.msgs {
+			m.routed = true
+		}
 	}
 }
 

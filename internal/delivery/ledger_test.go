@@ -392,3 +392,40 @@ func FuzzDecodeIntents(f *testing.F) {
 		}
 	})
 }
+
+func TestRetiredLegStopsHoldingTheCursor(t *testing.T) {
+	l := NewLedger(map[string]uint64{"destination": 0, "backup": 0})
+	for _, leg := range []string{"destination", "backup"} {
+		for seq := uint64(1); seq <= 3; seq++ {
+			if err := l.Take(leg, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The destination routed everything into a written object; the backup leg routed message 1
+	// into an object in flight and was still processing 2 and 3 when it was removed.
+	for seq := uint64(1); seq <= 3; seq++ {
+		l.Hold("destination", seq, 1)
+		l.Routed("destination", seq)
+	}
+	d := l.Seal("destination", "b", "k1", []Run{{Seq: 1, N: 1, Whole: true}, {Seq: 2, N: 1, Whole: true}, {Seq: 3, N: 1, Whole: true}})
+	l.Hold("backup", 1, 1)
+	l.Routed("backup", 1)
+	b := l.Seal("backup", "bk", "k2", []Run{{Seq: 1, N: 1, Whole: true}})
+	l.Reserve(0)
+	l.Intended(0, []uint64{d, b})
+	l.Written(d)
+	l.RetireLeg("backup")
+	l.Advance()
+	if got := l.Cursor(); got != 1 {
+		t.Errorf("cursor %d while the retired leg's object is in flight, want 1", got)
+	}
+	l.Written(b)
+	l.Advance()
+	if got := l.Cursor(); got != 4 {
+		t.Errorf("cursor %d once the retired leg's object is written, want 4", got)
+	}
+	if diff := cmp.Diff([]string{"destination"}, l.Legs()); diff != "" {
+		t.Errorf("legs (-want +got):\n%s", diff)
+	}
+}
