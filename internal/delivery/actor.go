@@ -520,7 +520,7 @@ func (a *actor) startReader(ctx context.Context, from uint64) {
 			if errors.Is(err, journal.ErrCorrupt) {
 				a.d.Logger.Error("journal message does not decode; settled as empty", "stream", a.stream, "seq", b.Seq, "err", err)
 				a.d.Metrics.Record(a.stream, "Journal.CorruptMessages", metrics.UnitCount, 1)
-				a.status.recordFailure("", "corrupt", "CorruptMessage", fmt.Sprintf("journal message %d does not decode: %v", b.Seq, err), a.d.Clock.Now())
+				a.status.recordFailure("journal", "corrupt", "CorruptMessage", fmt.Sprintf("journal message %d does not decode: %v", b.Seq, err), a.d.Clock.Now())
 				b.Records, err = nil, nil
 			}
 			if err != nil {
@@ -569,7 +569,7 @@ func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
 		n := b.Seq - a.nextSeq
 		a.d.Logger.Error("undelivered records expired from the journal", "stream", a.stream, "messages", n, "from_seq", a.nextSeq)
 		a.d.Metrics.Record(a.stream, "Journal.ExpiredMessages", metrics.UnitCount, float64(n))
-		a.status.recordFailure("", "expired", "RecordsExpired",
+		a.status.recordFailure("journal", "expired", "RecordsExpired",
 			fmt.Sprintf("%d journal messages from sequence %d expired before delivery", n, a.nextSeq), a.d.Clock.Now())
 	}
 	a.nextSeq = b.Seq + 1

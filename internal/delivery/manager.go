@@ -203,7 +203,7 @@ func (m *Manager) supervise(ctx context.Context, a *actor) {
 		}
 		d := m.d.Backoff.Delay(attempt, rnd)
 		m.d.Logger.Error("delivery actor failed; restarting from its saved state", "stream", a.stream, "retry_in", d, "err", err)
-		a.status.recordFailure("", "delivery", "ActorRestart", err.Error(), m.d.Clock.Now())
+		a.status.recordFailure("engine", "delivery", "ActorRestart", err.Error(), m.d.Clock.Now())
 		if sleep(ctx, m.d.Clock, d) != nil {
 			return
 		}
@@ -347,10 +347,15 @@ func (m *Manager) sample(ctx context.Context) {
 		if sleep(ctx, m.d.Clock, sampleEvery) != nil {
 			return
 		}
+		type sampled struct {
+			name    string
+			status  *Status
+			dynamic bool
+		}
 		m.mu.Lock()
-		hs := make([]*handle, 0, len(m.actors))
+		hs := make([]sampled, 0, len(m.actors))
 		for _, h := range m.actors {
-			hs = append(hs, h)
+			hs = append(hs, sampled{h.name, h.status, h.dynamic})
 		}
 		m.mu.Unlock()
 		for _, h := range hs {

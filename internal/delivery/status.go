@@ -80,7 +80,7 @@ func (s *Status) Failures(n int) []FailureRecord {
 
 // recordFailure remembers a failure that is not a write's: a record sent to the error output
 // (kind processing, partitioning, delivery), records dropped, journal messages expired or
-// corrupt (leg "").
+// corrupt (leg "journal"), an actor restarted (leg "engine").
 func (s *Status) recordFailure(leg, kind, code, message string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,8 +98,7 @@ type legStatus struct {
 	lastDelivered   time.Time
 	lastError       *DeliveryError
 	partitions      int
-	// partitionLimitHits counts messages of which records were refused by the
-	// active-partition limit.
+	// partitionLimitHits counts records refused by the active-partition limit.
 	partitionLimitHits int64
 	failedRecords      int64
 }
@@ -126,7 +125,7 @@ type LegStatus struct {
 	LastError       *DeliveryError `json:"lastError,omitempty"`
 	// Partitions is the number of open partition buffers (PartitionCount).
 	Partitions int `json:"partitions"`
-	// PartitionLimitHits counts messages with records refused by the active-partition limit.
+	// PartitionLimitHits counts records refused by the active-partition limit.
 	PartitionLimitHits int64 `json:"partitionLimitHits"`
 	// FailedRecords counts records written to the error output.
 	FailedRecords int64 `json:"failedRecords"`
