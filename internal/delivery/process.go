@@ -111,6 +111,7 @@ func process(ctx context.Context, job *procJob, rec Recorder, stream string, now
 		}
 		return nil
 	}
+	checked := map[string]error{} // partition id → CheckKey's verdict, once per job
 	for _, r := range out {
 		seq, ident, skip, ok := locate(r.ID)
 		if !ok {
@@ -128,7 +129,11 @@ func process(ctx context.Context, job *procJob, rec Recorder, stream string, now
 		id, err := l.Prefix.Eval(v)
 		if err == nil {
 			// A key no destination can hold would fail every write: the record fails instead.
-			err = destination.CheckKey(id + "x")
+			var seen bool
+			if err, seen = checked[id]; !seen {
+				err = destination.CheckKey(id + "x")
+				checked[id] = err
+			}
 		}
 		if err != nil {
 			f := processor.Failure{Raw: processor.Record{Data: raw(r.ID), Arrival: r.Arrival, ID: r.ID},
