@@ -163,21 +163,14 @@ func TestExists(t *testing.T) {
 			}
 		})
 	}
-	t.Run("unreadable directory", func(t *testing.T) {
-		if os.Geteuid() == 0 {
-			t.Skip("root reads every directory")
-		}
-		dir := filepath.Join(root, "b", "locked")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	t.Run("path that cannot be resolved", func(t *testing.T) {
+		// A symbolic link to itself: stat fails with ELOOP, which no privilege bypasses.
+		if err := os.Symlink("loop", filepath.Join(root, "b", "loop")); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chmod(dir, 0); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o755) })
-		got, err := d.Exists(ctx, "b", "locked/k")
+		got, err := d.Exists(ctx, "b", "loop/k")
 		if err == nil || destination.IsPermanent(err) {
-			t.Errorf("Exists below an unreadable directory = %v, %v; want a transient error", got, err)
+			t.Errorf("Exists below a symlink loop = %v, %v; want a transient error", got, err)
 		}
 	})
 }
