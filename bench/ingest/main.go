@@ -101,7 +101,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		moto = &m
 	}
 
-	report := render(o, h, moto, systemInfo(root))
+	report := render(o, h, moto, systemInfo(ws.Info))
 	if cost != nil {
 		report += cost.render()
 	}
@@ -208,8 +208,8 @@ type sysInfo struct {
 	moto string
 }
 
-func systemInfo(root string) sysInfo {
-	s := sysInfo{SysInfo: harness.SystemInfo(root), moto: "unknown"}
+func systemInfo(si harness.SysInfo) sysInfo {
+	s := sysInfo{SysInfo: si, moto: "unknown"}
 	if out, err := exec.Command("python3", "-c", "import moto; print(moto.__version__)").Output(); err == nil {
 		s.moto = strings.TrimSpace(string(out))
 	}

@@ -1,5 +1,5 @@
-// Command partition measures dynamic partitioning by JQ on the built hydrant binary, in one
-// run and three phases, each on a fresh server and data directory:
+// Command partition measures the delivery engine on the built hydrant binary, in one run and
+// five phases, each on a fresh server and data directory:
 //
 //  1. plain: the pre-encoded PutRecordBatch load of bench/ingest, with 1 KiB JSON records
 //     that carry a customer_id, into a stream without processing or partitioning;
@@ -8,12 +8,21 @@
 //     maxActivePartitions as many; its delivery is compared with plain's and every delivered
 //     record is checked to sit in its customer's partition;
 //  3. memory: -mem-customers active partitions that never flush by size or time, filled
-//     with -mem-mb of records; the server's peak and current RSS are read from /proc.
+//     with -mem-mb of records; the server's peak and current RSS are read from /proc, then
+//     the flush is timed;
+//  4. flush: the memory phase's setup and flush, timed, to the local directory and to MinIO
+//     (hydrant serve with AWS_ENDPOINT_URL_S3), each with writesPerStream 1 (one object
+//     write at a time, as the engine before the actor rebuild wrote) and with the default,
+//     in turn on fresh servers, -flush-rounds times;
+//  5. lambda: -lambda-records single-record PutRecord calls into a stream with a Lambda
+//     processor (BufferSizeInMBs -lambda-buffer-mb) served by an in-process Invoke API
+//     (examples/lambda/emulator) that counts the invocations and their records, then a flush.
 //
 // It prints a table and appends it to bench/RESULTS.md.
 //
 //	go run ./bench/partition                     # full run: 20 s loads, 1,000 and 5,000 partitions
-//	go run ./bench/partition -duration 3s -customers 100 -mem-customers 300 -mem-mb 10 -results ''   # smoke test
+//	go run ./bench/partition -duration 3s -customers 100 -mem-customers 300 -mem-mb 10 \
+//	    -flush-rounds 1 -lambda-records 500 -results ''                           # smoke test
 package main
 
 import (
@@ -22,8 +31,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -37,8 +48,15 @@ type options struct {
 	sizeMB, intervalS                 int
 	customers, memCustomers, memMB    int
 	memIntervalS, samples             int
+	flushTargets                      []string
+	flushRounds, flushProfileS        int
+	lambdaRecords, lambdaConcurrency  int
+	lambdaMinBytes, lambdaMaxBytes    int
+	lambdaBufferMB                    float64
+	lambdaIntervalS                   int
 	phases                            map[string]bool
-	hydrantBin, results, profile      string
+	hydrantBin, minioBin              string
+	results, profile                  string
 }
 
 // Phase names.
@@ -46,6 +64,14 @@ const (
 	phasePlain  = "plain"
 	phaseJQ     = "jq"
 	phaseMemory = "memory"
+	phaseFlush  = "flush"
+	phaseLambda = "lambda"
+)
+
+// Flush targets.
+const (
+	targetLocal = "local"
+	targetS3    = "s3"
 )
 
 func main() {
@@ -63,20 +89,46 @@ func main() {
 	flag.IntVar(&o.memIntervalS, "mem-interval", 900, "BufferingHints.IntervalInSeconds of the memory phase (nothing flushes by time)")
 	flag.DurationVar(&o.memTimeout, "mem-timeout", 3*time.Minute, "bound on the memory phase's load and on its wait for the partitions to take every record")
 	flag.IntVar(&o.samples, "samples", 5, "objects per phase checked in full, record by record against what was sent")
-	flag.StringVar(&phases, "phases", "plain,jq,memory", "comma-separated phases to run")
+	var targets string
+	flag.StringVar(&targets, "flush-targets", "local,s3", "comma-separated object stores of the flush phase: local (the data directory), s3 (MinIO)")
+	flag.IntVar(&o.flushRounds, "flush-rounds", 2, "rounds of the flush phase; each round flushes every target with writesPerStream 1, then with the default")
+	flag.IntVar(&o.flushProfileS, "flush-profile-seconds", 5, "with -profile: seconds of each flush phase CPU profile, taken from the flush's start")
+	flag.IntVar(&o.lambdaRecords, "lambda-records", 10000, "PutRecord calls (one record each) of the lambda phase")
+	flag.IntVar(&o.lambdaConcurrency, "lambda-concurrency", 8, "concurrent PutRecord clients of the lambda phase")
+	flag.IntVar(&o.lambdaMinBytes, "lambda-min-bytes", 100, "smallest record of the lambda phase (sizes spread evenly up to -lambda-max-bytes)")
+	flag.IntVar(&o.lambdaMaxBytes, "lambda-max-bytes", 1000, "largest record of the lambda phase")
+	flag.Float64Var(&o.lambdaBufferMB, "lambda-buffer-mb", 1, "the Lambda processor's BufferSizeInMBs")
+	flag.IntVar(&o.lambdaIntervalS, "lambda-interval", 0, "the Lambda processor's BufferIntervalInSeconds; 0 leaves it unset (default 60)")
+	flag.StringVar(&phases, "phases", "plain,jq,memory,flush,lambda", "comma-separated phases to run")
 	flag.StringVar(&o.hydrantBin, "hydrant-bin", "", "hydrant binary (default: build ./cmd/hydrant)")
-	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of hydrant during the plain and jq loads to this directory (hydrant-PHASE.pprof, via --pprof-listen)")
+	flag.StringVar(&o.minioBin, "minio-bin", harness.MinIOBinary(), "minio binary of the flush phase's s3 target (default: $HYDRANT_MINIO, $(go env GOPATH)/bin/minio or minio on PATH)")
+	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of hydrant during the plain and jq loads and each flush of the flush phase, and a heap profile in the memory phase, to this directory (via --pprof-listen)")
 	flag.StringVar(&o.results, "results", "bench/RESULTS.md", "append a dated section here (relative to the module root); empty: print only")
 	flag.Parse()
 	o.phases = map[string]bool{}
 	for p := range strings.SplitSeq(phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case phasePlain, phaseJQ, phaseMemory:
+		case phasePlain, phaseJQ, phaseMemory, phaseFlush, phaseLambda:
 			o.phases[p] = true
 		default:
-			fmt.Fprintf(os.Stderr, "partition: -phases: %q: must be %s, %s or %s\n", p, phasePlain, phaseJQ, phaseMemory)
+			fmt.Fprintf(os.Stderr, "partition: -phases: %q: must be %s, %s, %s, %s or %s\n", p, phasePlain, phaseJQ, phaseMemory, phaseFlush, phaseLambda)
 			os.Exit(2)
 		}
+	}
+	for t := range strings.SplitSeq(targets, ",") {
+		switch t = strings.TrimSpace(t); t {
+		case targetLocal, targetS3:
+			o.flushTargets = append(o.flushTargets, t)
+		default:
+			fmt.Fprintf(os.Stderr, "partition: -flush-targets: %q: must be %s or %s\n", t, targetLocal, targetS3)
+			os.Exit(2)
+		}
+	}
+	if o.flushRounds < 1 || o.lambdaRecords < 1 || o.lambdaConcurrency < 1 || o.lambdaMinBytes < minLambdaBytes || o.lambdaMaxBytes < o.lambdaMinBytes ||
+		o.lambdaMaxBytes > 1000*1024 || o.lambdaBufferMB < 0.2 || o.lambdaBufferMB > 3 || o.lambdaIntervalS < 0 || o.lambdaIntervalS > 900 {
+		fmt.Fprintf(os.Stderr, "partition: -flush-rounds, -lambda-records and -lambda-concurrency must be at least 1; -lambda-min-bytes %d..-lambda-max-bytes..1024000; "+
+			"-lambda-buffer-mb 0.2..3 (BufferSizeInMBs' bounds); -lambda-interval 0..900\n", minLambdaBytes)
+		os.Exit(2)
 	}
 	if o.recordBytes < minRecordBytes || o.recordBytes > 1000*1024 || o.records < 1 || o.records > 500 || o.concurrency < 1 ||
 		o.customers < 1 || o.memCustomers < 1 || o.memMB < 1 || o.sizeMB < 1 {
@@ -93,6 +145,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
+	if o.phases[phaseFlush] && slices.Contains(o.flushTargets, targetS3) {
+		if _, err := exec.LookPath(o.minioBin); err != nil {
+			return fmt.Errorf("the flush phase's s3 target needs a minio binary (-minio-bin, $HYDRANT_MINIO, scripts/install-minio.sh), or -flush-targets local: %w", err)
+		}
+	}
 	ws, err := harness.Prepare("hydrant-bench-partition-", o.hydrantBin, stdout)
 	if err != nil {
 		return err
@@ -108,7 +165,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 	}
 
-	var rep report
+	rep := report{loadStart: harness.LoadAvg()}
 	if o.phases[phasePlain] {
 		r, err := loadPhase(ctx, o, bin, filepath.Join(tmp, phasePlain), phasePlain, stdout)
 		if err != nil {
@@ -130,8 +187,23 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		rep.mem = &r
 	}
+	if o.phases[phaseFlush] {
+		runs, err := flushPhase(ctx, o, bin, filepath.Join(tmp, phaseFlush), stdout)
+		if err != nil {
+			return fmt.Errorf("%s: %w", phaseFlush, err)
+		}
+		rep.flush = runs
+	}
+	if o.phases[phaseLambda] {
+		r, err := lambdaPhase(ctx, o, bin, filepath.Join(tmp, phaseLambda), stdout)
+		if err != nil {
+			return fmt.Errorf("%s: %w", phaseLambda, err)
+		}
+		rep.lambda = &r
+	}
+	rep.loadEnd = harness.LoadAvg()
 
-	text := render(o, rep, harness.SystemInfo(root))
+	text := render(o, rep, ws.Info)
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, text)
 	if o.results != "" {
@@ -151,20 +223,28 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	return nil
 }
 
-// cpu is the CPU time (user+system) of hydrant, of this process (the load client) and of
-// every process on the machine at a moment.
-type cpu struct{ hydrant, client, all time.Duration }
+// cpu is the CPU time (user+system) of hydrant, of MinIO (when the phase runs one), of this
+// process (the load client) and of every process on the machine at a moment.
+type cpu struct{ hydrant, minio, client, all time.Duration }
 
-func (a cpu) sub(b cpu) cpu { return cpu{a.hydrant - b.hydrant, a.client - b.client, a.all - b.all} }
+func (a cpu) sub(b cpu) cpu {
+	return cpu{a.hydrant - b.hydrant, a.minio - b.minio, a.client - b.client, a.all - b.all}
+}
 
 // others is the CPU time of processes other than the benchmark's own.
-func (a cpu) others() time.Duration { return max(a.all-a.hydrant-a.client, 0) }
+func (a cpu) others() time.Duration { return max(a.all-a.hydrant-a.minio-a.client, 0) }
 
-func cpuNow(h *harness.Proc) (cpu, error) {
+// cpuNow reads the CPU time of h, of m unless it is nil, of this process and of the machine.
+func cpuNow(h, m *harness.Proc) (cpu, error) {
 	var c cpu
 	var err error
 	if c.hydrant, err = h.CPU(); err != nil {
 		return c, err
+	}
+	if m != nil {
+		if c.minio, err = m.CPU(); err != nil {
+			return c, err
+		}
 	}
 	if c.client, err = harness.ProcCPU(os.Getpid()); err != nil {
 		return c, err
@@ -188,23 +268,37 @@ type server struct {
 	dataDir string
 }
 
-// startHydrant starts hydrant on a fresh data directory under dir with a config file that sets
-// maxActivePartitions; with pprof, it also serves net/http/pprof on Proc.Addr2.
-func startHydrant(bin, dir string, maxPartitions int, pprof bool) (*server, error) {
+// serverSpec is how a phase's hydrant is configured.
+type serverSpec struct {
+	maxPartitions   int
+	writesPerStream int      // 0: the default
+	extraConfig     string   // YAML appended to the config file
+	env             []string // e.g. MinIO's, which makes the object store S3
+	pprof           bool     // serve net/http/pprof on Proc.Addr2
+}
+
+// startHydrant starts hydrant on a fresh data directory under dir with a config file written
+// from s.
+func startHydrant(bin, dir string, s serverSpec) (*server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "hydrant.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, "maxActivePartitions: %d\n", maxPartitions), 0o644); err != nil {
+	text := fmt.Sprintf("maxActivePartitions: %d\n", s.maxPartitions)
+	if s.writesPerStream > 0 {
+		text += fmt.Sprintf("writesPerStream: %d\n", s.writesPerStream)
+	}
+	text += s.extraConfig
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
 	dataDir := filepath.Join(dir, "data")
 	argv := []string{bin, "serve", "--config", cfg, "--data-dir", dataDir, "--listen", "{addr}", "--log-level", "warn"}
-	if pprof {
+	if s.pprof {
 		argv = append(argv, "--pprof-listen", "{addr2}")
 	}
 	p, err := harness.StartProc(harness.ProcSpec{Name: "hydrant", LogPath: filepath.Join(dir, "hydrant.log"),
-		Ready: "/_hydrant/health", Within: 30 * time.Second, Argv: argv})
+		Ready: "/_hydrant/health", Within: 30 * time.Second, Argv: argv, Env: s.env})
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +336,7 @@ type loadResult struct {
 	cpuLoad       cpu               // during the load
 	cpuTotal      cpu               // load start → flush answered
 	idle, atEnd   memory            // hydrant RSS before the load, and when the load ended
+	loadAvg       string            // /proc/loadavg when the load ended
 	after         memory            // after the flush
 	profile       string            // CPU profile file, when -profile
 	profileErr    error
@@ -291,7 +386,7 @@ func loadPhase(ctx context.Context, o options, bin, dir, name string, stdout io.
 	if r.dynamic {
 		r.maxPartitions = o.customers
 	}
-	h, err := startHydrant(bin, dir, r.maxPartitions, o.profile != "")
+	h, err := startHydrant(bin, dir, serverSpec{maxPartitions: r.maxPartitions, pprof: o.profile != ""})
 	if err != nil {
 		return r, err
 	}
@@ -314,15 +409,16 @@ func loadPhase(ctx context.Context, o options, bin, dir, name string, stdout io.
 	}
 	fmt.Fprintf(stdout, "%s: %d clients × PutRecordBatch(%d × %d B), %d customers, for %v ...\n", name, spec.Concurrency, spec.Records, spec.RecordBytes, o.customers, o.duration)
 	r.idle = memNow(h.Proc)
-	c0, err := cpuNow(h.Proc)
+	c0, err := cpuNow(h.Proc, nil)
 	if err != nil {
 		return r, err
 	}
 	r.load = harness.RunLoad(ctx, spec)
-	c1, err := cpuNow(h.Proc)
+	c1, err := cpuNow(h.Proc, nil)
 	if err != nil {
 		return r, err
 	}
+	r.loadAvg = harness.LoadAvg()
 	r.atEndBytes, r.atEndObjects, _ = bucketBytes(h.dataDir, stream)
 	r.atEnd = memNow(h.Proc)
 	if r.statusAtEnd, err = harness.DeliveryStatus(ctx, h.URL, stream); err != nil {
@@ -332,7 +428,7 @@ func loadPhase(ctx context.Context, o options, bin, dir, name string, stdout io.
 		return r, err
 	}
 	r.flushTook = time.Since(r.load.LoadEnded)
-	c2, err := cpuNow(h.Proc)
+	c2, err := cpuNow(h.Proc, nil)
 	if err != nil {
 		return r, err
 	}
@@ -346,14 +442,17 @@ func loadPhase(ctx context.Context, o options, bin, dir, name string, stdout io.
 	}
 	fmt.Fprintf(stdout, "  ingest %.1f MB/s; delivery during the load %.1f MB/s (%.1f MB/s taken into buffers); flush done %v after the load; checking objects ...\n",
 		r.load.MBPerSec(), r.deliveryMBps(), r.takenMBps(), r.flushTook.Round(time.Millisecond))
-	if r.all, err = verifyBucket(h.dataDir, stream, r.dynamic, o.recordBytes, o.samples, spec.Data); err != nil {
+	if r.all, err = verifyBucket(ctx, localStore{h.dataDir}, stream, r.dynamic, o.recordBytes, o.samples, spec.Data); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
-// memResult is the measurement of the memory phase.
+// memResult is the measurement of the memory phase, or of one run of the flush phase.
 type memResult struct {
+	target      string // targetLocal or targetS3
+	writes      int    // writesPerStream in the config file; 0: the default
+	round       int
 	customers   int
 	bodies      int
 	load        harness.LoadResult
@@ -362,32 +461,56 @@ type memResult struct {
 	idle, full  memory            // hydrant RSS before the load; with every partition holding data
 	cpuLoad     cpu
 	flushTook   time.Duration
+	cpuFlush    cpu              // during the flush
+	progress    []progressSample // objects written during the flush, polled
+	loadAvg     string           // /proc/loadavg before the flush
 	statusAfter harness.LegStatus
 	after       memory
 	all         delivered
 	heapProfile string // heap profile with every partition holding data, when -profile
 	heapErr     error
+	cpuProfile  string // CPU profile from the flush's start, when -profile (flush phase)
+	cpuProfErr  error
+}
+
+// name is how the run is called in the results.
+func (r memResult) name() string {
+	if r.round == 0 {
+		return phaseMemory
+	}
+	w := "writesPerStream default"
+	if r.writes > 0 {
+		w = fmt.Sprintf("writesPerStream %d", r.writes)
+	}
+	return fmt.Sprintf("flush %s, %s, round %d", r.target, w, r.round)
+}
+
+// flushCores is the cores hydrant, MinIO and other processes used during the flush.
+func (r memResult) flushCores() (hydrant, minio, others float64) {
+	s := r.flushTook.Seconds()
+	return r.cpuFlush.hydrant.Seconds() / s, r.cpuFlush.minio.Seconds() / s, r.cpuFlush.others().Seconds() / s
 }
 
 func (r memResult) problems() []string {
 	var p []string
+	name := r.name()
 	if r.status.Partitions != r.customers {
-		p = append(p, fmt.Sprintf("memory: delivery status reports %d partitions, want %d", r.status.Partitions, r.customers))
+		p = append(p, fmt.Sprintf("%s: delivery status reports %d partitions, want %d", name, r.status.Partitions, r.customers))
 	}
 	if r.status.PartitionLimitHits > 0 {
-		p = append(p, fmt.Sprintf("memory: %d messages hit the active-partition limit", r.status.PartitionLimitHits))
+		p = append(p, fmt.Sprintf("%s: %d messages hit the active-partition limit", name, r.status.PartitionLimitHits))
 	}
 	if r.all.bytes != r.load.AckedBytes || r.all.records != r.load.AckedRecords {
-		p = append(p, fmt.Sprintf("memory: %d records / %d bytes in objects, %d / %d acknowledged", r.all.records, r.all.bytes, r.load.AckedRecords, r.load.AckedBytes))
+		p = append(p, fmt.Sprintf("%s: %d records / %d bytes in objects, %d / %d acknowledged", name, r.all.records, r.all.bytes, r.load.AckedRecords, r.load.AckedBytes))
 	}
 	if len(r.all.partitions) != r.customers {
-		p = append(p, fmt.Sprintf("memory: %d partition directories, want %d", len(r.all.partitions), r.customers))
+		p = append(p, fmt.Sprintf("%s: %d partition directories, want %d", name, len(r.all.partitions), r.customers))
 	}
 	if r.all.errorFiles > 0 || r.statusAfter.FailedRecords > 0 {
-		p = append(p, fmt.Sprintf("memory: error output holds %d objects, failedRecords %d", r.all.errorFiles, r.statusAfter.FailedRecords))
+		p = append(p, fmt.Sprintf("%s: error output holds %d objects, failedRecords %d", name, r.all.errorFiles, r.statusAfter.FailedRecords))
 	}
 	if r.all.badLength+r.all.misplaced+r.all.sampleBad > 0 {
-		p = append(p, fmt.Sprintf("memory: %d records of the wrong length, %d misplaced, %d sampled differ; first: %s", r.all.badLength, r.all.misplaced, r.all.sampleBad, r.all.firstBad))
+		p = append(p, fmt.Sprintf("%s: %d records of the wrong length, %d misplaced, %d sampled differ; first: %s", name, r.all.badLength, r.all.misplaced, r.all.sampleBad, r.all.firstBad))
 	}
 	return p
 }
@@ -395,14 +518,41 @@ func (r memResult) problems() []string {
 // memoryPhase fills mem-customers partitions that flush neither by size nor by time, waits
 // until the worker has taken every acknowledged record, and reads hydrant's RSS.
 func memoryPhase(ctx context.Context, o options, bin, dir string, stdout io.Writer) (memResult, error) {
-	r := memResult{customers: o.memCustomers}
-	h, err := startHydrant(bin, dir, o.memCustomers, o.profile != "")
+	return fillAndFlush(ctx, o, bin, dir, memResult{target: targetLocal}, stdout)
+}
+
+// fillAndFlush runs the memory phase's load into r.target with r.writes, then times the flush
+// and verifies every object.
+func fillAndFlush(ctx context.Context, o options, bin, dir string, r memResult, stdout io.Writer) (memResult, error) {
+	r.customers = o.memCustomers
+	ss := serverSpec{maxPartitions: o.memCustomers, writesPerStream: r.writes, pprof: o.profile != ""}
+	const stream = "bench-memory"
+	var st store
+	var m *harness.MinIO
+	if r.target == targetS3 {
+		var err error
+		if m, err = harness.StartMinIO(ctx, o.minioBin, filepath.Join(dir, "minio")); err != nil {
+			return r, err
+		}
+		defer m.Close()
+		if err := m.CreateBucket(ctx, stream); err != nil {
+			return r, err
+		}
+		ss.env, st = m.Env(), minioStore{m}
+	}
+	h, err := startHydrant(bin, dir, ss)
 	if err != nil {
 		return r, err
 	}
 	defer h.Stop()
 	defer os.RemoveAll(h.dataDir)
-	const stream = "bench-memory"
+	if st == nil {
+		st = localStore{h.dataDir}
+	}
+	var mp *harness.Proc
+	if m != nil {
+		mp = m.Proc
+	}
 	if err := createStream(ctx, h.URL, stream, true, o.sizeMB, o.memIntervalS); err != nil {
 		return r, err
 	}
@@ -411,15 +561,15 @@ func memoryPhase(ctx context.Context, o options, bin, dir string, stdout io.Writ
 	batch := o.records * o.recordBytes
 	calls := max((o.memMB*1_000_000+batch-1)/batch, r.bodies*o.concurrency) // at least every body once: every customer
 	spec.URL, spec.Stream, spec.Duration, spec.Calls = h.URL, stream, o.memTimeout, calls
-	fmt.Fprintf(stdout, "memory: %d calls of %d × %d B over %d customers (%d bodies per client), interval %d s ...\n",
-		calls, o.records, o.recordBytes, o.memCustomers, r.bodies, o.memIntervalS)
+	fmt.Fprintf(stdout, "%s: %d calls of %d × %d B over %d customers (%d bodies per client), interval %d s ...\n",
+		r.name(), calls, o.records, o.recordBytes, o.memCustomers, r.bodies, o.memIntervalS)
 	r.idle = memNow(h.Proc)
-	c0, err := cpuNow(h.Proc)
+	c0, err := cpuNow(h.Proc, mp)
 	if err != nil {
 		return r, err
 	}
 	r.load = harness.RunLoad(ctx, spec)
-	c1, err := cpuNow(h.Proc)
+	c1, err := cpuNow(h.Proc, mp)
 	if err != nil {
 		return r, err
 	}
@@ -442,31 +592,119 @@ func memoryPhase(ctx context.Context, o options, bin, dir string, stdout io.Writ
 		time.Sleep(100 * time.Millisecond)
 	}
 	r.full = memNow(h.Proc)
-	if o.profile != "" {
+	if o.profile != "" && r.round == 0 {
 		r.heapProfile = filepath.Join(o.profile, "hydrant-memory-heap.pprof")
 		r.heapErr = fetchPprof(ctx, "http://"+h.Addr2+"/debug/pprof/heap", r.heapProfile)
 	}
 	fmt.Fprintf(stdout, "  %.1f MB in %d partitions %v after the load; hydrant RSS peak %.0f MiB, current %.0f MiB\n",
 		float64(r.status.BufferedBytes)/1e6, r.status.Partitions, r.caughtUp.Round(time.Millisecond), mib(r.full.peak), mib(r.full.current))
-	t0 := time.Now()
-	if err := harness.Flush(ctx, h.URL, stream); err != nil {
+	prof := make(chan error, 1)
+	if o.profile != "" && r.round > 0 {
+		w := "default"
+		if r.writes > 0 {
+			w = fmt.Sprint(r.writes)
+		}
+		r.cpuProfile = filepath.Join(o.profile, fmt.Sprintf("hydrant-flush-%s-writes%s-round%d.pprof", r.target, w, r.round))
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", h.Addr2, o.flushProfileS)
+		go func() { prof <- fetchPprof(ctx, url, r.cpuProfile) }()
+		time.Sleep(100 * time.Millisecond) // let the profile start before the flush
+	}
+	r.loadAvg = harness.LoadAvg()
+	c2, err := cpuNow(h.Proc, mp)
+	if err != nil {
 		return r, err
 	}
+	t0 := time.Now()
+	pctx, stopPoll := context.WithCancel(ctx)
+	polled := make(chan []progressSample, 1)
+	go func() { polled <- pollObjects(pctx, h.URL, stream, t0) }()
+	err = harness.Flush(ctx, h.URL, stream)
 	r.flushTook = time.Since(t0)
+	stopPoll()
+	r.progress = <-polled
+	if err != nil {
+		return r, err
+	}
+	c3, err := cpuNow(h.Proc, mp)
+	if err != nil {
+		return r, err
+	}
+	r.cpuFlush = c3.sub(c2)
+	fmt.Fprintf(stdout, "  flush %v (load average %s); checking objects ...\n", r.flushTook.Round(time.Millisecond), r.loadAvg)
 	r.after = memNow(h.Proc)
 	if r.statusAfter, err = harness.DeliveryStatus(ctx, h.URL, stream); err != nil {
 		return r, err
 	}
-	if r.all, err = verifyBucket(h.dataDir, stream, true, o.recordBytes, o.samples, spec.Data); err != nil {
+	if r.cpuProfile != "" {
+		r.cpuProfErr = <-prof
+	}
+	if r.all, err = verifyBucket(ctx, st, stream, true, o.recordBytes, o.samples, spec.Data); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
+// progressSample is the delivery status's object count some time after the flush started.
+type progressSample struct {
+	at      time.Duration
+	objects int64
+}
+
+// pollObjects reads the stream's written object count every 50 ms until ctx ends.
+func pollObjects(ctx context.Context, url, stream string, t0 time.Time) []progressSample {
+	var out []progressSample
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+		}
+		st, err := harness.DeliveryStatus(ctx, url, stream)
+		if err != nil {
+			continue
+		}
+		out = append(out, progressSample{at: time.Since(t0), objects: st.Objects})
+	}
+}
+
+// firstAt returns when the polled object count first reached n, or 0.
+func (r memResult) firstAt(n int64) time.Duration {
+	for _, p := range r.progress {
+		if p.objects >= n {
+			return p.at
+		}
+	}
+	return 0
+}
+
+// flushPhase runs fillAndFlush for every target, round after round, with writesPerStream 1
+// and with the default in turn, each on fresh servers.
+func flushPhase(ctx context.Context, o options, bin, dir string, stdout io.Writer) ([]memResult, error) {
+	var runs []memResult
+	for round := 1; round <= o.flushRounds; round++ {
+		for _, t := range o.flushTargets {
+			for _, w := range []int{1, 0} {
+				r := memResult{target: t, writes: w, round: round}
+				r, err := fillAndFlush(ctx, o, bin, filepath.Join(dir, fmt.Sprintf("%s-%d-%d", t, w, round)), r, stdout)
+				if err != nil {
+					return runs, fmt.Errorf("%s: %w", r.name(), err)
+				}
+				runs = append(runs, r)
+			}
+		}
+	}
+	return runs, nil
+}
+
 // report is every phase that ran.
 type report struct {
-	plain, jq *loadResult
-	mem       *memResult
+	plain, jq          *loadResult
+	mem                *memResult
+	flush              []memResult
+	lambda             *lambdaResult
+	loadStart, loadEnd string // /proc/loadavg when the run started and ended
 }
 
 func (r report) problems() []string {
@@ -478,6 +716,12 @@ func (r report) problems() []string {
 	}
 	if r.mem != nil {
 		p = append(p, r.mem.problems()...)
+	}
+	for _, f := range r.flush {
+		p = append(p, f.problems()...)
+	}
+	if r.lambda != nil {
+		p = append(p, r.lambda.problems()...)
 	}
 	return p
 }

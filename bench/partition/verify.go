@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/hydrant-dev/hydrant/bench/internal/harness"
 	"os"
 	"strings"
+
+	"github.com/hydrant-dev/hydrant/bench/internal/harness"
 )
 
 // partitionDir is the first key component of a partition's objects: the Prefix
@@ -46,30 +48,69 @@ type delivered struct {
 	firstBad    string
 }
 
+// store is where a stream's objects are read back: hydrant's local directory or MinIO.
+type store interface {
+	// list calls fn with the key and size of every object of bucket.
+	list(ctx context.Context, bucket string, fn func(key string, size int64) error) error
+	// read returns the content of bucket/key.
+	read(ctx context.Context, bucket, key string) ([]byte, error)
+}
+
+// localStore is hydrant's local-directory destination under a data directory.
+type localStore struct{ dataDir string }
+
+func (s localStore) list(_ context.Context, bucket string, fn func(string, int64) error) error {
+	return harness.WalkObjects(s.dataDir, bucket, func(_, key string, size int64) error { return fn(key, size) })
+}
+
+func (s localStore) read(_ context.Context, bucket, key string) ([]byte, error) {
+	return os.ReadFile(harness.ObjectPath(s.dataDir, bucket, key))
+}
+
+// minioStore is a MinIO server.
+type minioStore struct{ m *harness.MinIO }
+
+func (s minioStore) list(ctx context.Context, bucket string, fn func(string, int64) error) error {
+	objs, err := s.m.List(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := fn(o.Key, o.Size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s minioStore) read(ctx context.Context, bucket, key string) ([]byte, error) {
+	return s.m.Get(ctx, bucket, key)
+}
+
 // verifyBucket reads every object of the bucket: it counts the records and bytes, checks every
 // record is recordBytes long and, with dynamic partitioning, that every record's customer_id is
 // its directory's (by the record's leading member); samples objects, spread over the listing,
 // are checked in full: each record is parsed and compared byte for byte with the record the
 // client sent, sent(client, seq, recordBytes), rebuilt from its client and seq members.
-func verifyBucket(dataDir, bucket string, dynamic bool, recordBytes, samples int, sent func(g, i, size int) []byte) (delivered, error) {
+func verifyBucket(ctx context.Context, st store, bucket string, dynamic bool, recordBytes, samples int, sent func(g, i, size int) []byte) (delivered, error) {
 	type object struct {
-		path, dir string
+		key, dir string
 	}
 	d := delivered{}
 	if dynamic {
 		d.partitions = map[string]int{}
 	}
 	var objs []object
-	err := harness.WalkObjects(dataDir, bucket, func(path, key string, size int64) error {
+	err := st.list(ctx, bucket, func(key string, size int64) error {
 		d.objects++
 		first, _, _ := strings.Cut(key, "/")
 		switch {
 		case !dynamic:
-			objs = append(objs, object{path: path})
+			objs = append(objs, object{key: key})
 		case strings.HasPrefix(first, partitionDir):
 			id := strings.TrimPrefix(first, partitionDir)
 			d.partitions[id]++
-			objs = append(objs, object{path: path, dir: id})
+			objs = append(objs, object{key: key, dir: id})
 		default: // the error output, or anything else that should not be there
 			d.errorFiles++
 			d.errorBytes += size
@@ -86,7 +127,7 @@ func verifyBucket(dataDir, bucket string, dynamic bool, recordBytes, samples int
 		}
 	}
 	for n, o := range objs {
-		b, err := os.ReadFile(o.path)
+		b, err := st.read(ctx, bucket, o.key)
 		if err != nil {
 			return d, err
 		}
@@ -106,11 +147,11 @@ func verifyBucket(dataDir, bucket string, dynamic bool, recordBytes, samples int
 			d.records++
 			if len(line) != recordBytes {
 				d.badLength++
-				bad("%s: record %d is %d bytes", o.path, d.records, len(line))
+				bad("%s: record %d is %d bytes", o.key, d.records, len(line))
 			}
 			if dynamic && !bytes.HasPrefix(line, want) {
 				d.misplaced++
-				bad("%s: record does not start %s: %.60s", o.path, want, line)
+				bad("%s: record does not start %s: %.60s", o.key, want, line)
 			}
 			if !sample {
 				continue
@@ -123,12 +164,12 @@ func verifyBucket(dataDir, bucket string, dynamic bool, recordBytes, samples int
 			}
 			if err := json.Unmarshal(line, &v); err != nil {
 				d.sampleBad++
-				bad("%s: record does not parse: %v", o.path, err)
+				bad("%s: record does not parse: %v", o.key, err)
 				continue
 			}
 			if (dynamic && v.CustomerID != o.dir) || !bytes.Equal(line, sent(v.Client, v.Seq, recordBytes)) {
 				d.sampleBad++
-				bad("%s: record client %d seq %d differs from what was sent", o.path, v.Client, v.Seq)
+				bad("%s: record client %d seq %d differs from what was sent", o.key, v.Client, v.Seq)
 			}
 		}
 	}

@@ -77,6 +77,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	bin := o.hydrantBin
+	info := harness.SystemInfo(root) // the code the binary is built from; the tree may move on
 	if bin == "" {
 		fmt.Fprintln(stdout, "building ./cmd/hydrant ...")
 		if bin, err = harness.BuildHydrant(root, tmp); err != nil {
@@ -131,7 +132,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			phases = append(phases, ph)
 		}
 	}
-	section := render(o, phases, harness.SystemInfo(root))
+	section := render(o, phases, info)
 	fmt.Fprint(stdout, "\n"+section)
 	if o.results != "" {
 		path := o.results

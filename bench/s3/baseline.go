@@ -123,7 +123,7 @@ func putBaseline(ctx context.Context, m *minio, bucket string, body []byte, n in
 	raw := putRate{name: fmt.Sprintf("PutObject, %d MiB, one at a time", len(body)>>20)}
 	start := time.Now()
 	for i := range n {
-		_, err := m.client.PutObject(ctx, &awss3.PutObjectInput{
+		_, err := m.Client.PutObject(ctx, &awss3.PutObjectInput{
 			Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("raw/%04d", i)),
 			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
@@ -136,7 +136,7 @@ func putBaseline(ctx context.Context, m *minio, bucket string, body []byte, n in
 	}
 	raw.elapsed = time.Since(start)
 
-	store, err := hs3.New(ctx, hs3.Config{Endpoint: m.URL, Region: "us-east-1", AccessKeyID: minioUser, SecretAccessKey: minioPassword}, nil)
+	store, err := hs3.New(ctx, hs3.Config{Endpoint: m.URL, Region: "us-east-1", AccessKeyID: harness.MinIOUser, SecretAccessKey: harness.MinIOPassword}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("hydrant s3 store: %w", err)
 	}

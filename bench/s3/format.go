@@ -91,11 +91,11 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 	if err != nil {
 		return r, err
 	}
-	defer m.stop()
+	defer m.Close()
 	suffix := strings.ToLower(string(format))
 	bucket, naturalBucket := "bench-"+suffix, "natural-"+suffix
 	for _, b := range []string{bucket, naturalBucket} {
-		if err := m.createBucket(ctx, b); err != nil {
+		if err := m.CreateBucket(ctx, b); err != nil {
 			return r, err
 		}
 	}
@@ -105,7 +105,7 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 	}
 	h, err := harness.StartProc(harness.ProcSpec{
 		Name: "hydrant", LogPath: filepath.Join(dir, "hydrant.log"), Ready: "/_hydrant/health", Within: 30 * time.Second,
-		Env: m.env(), Argv: argv,
+		Env: m.Env(), Argv: argv,
 	})
 	if err != nil {
 		return r, err
@@ -142,7 +142,7 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 	if err != nil {
 		return r, err
 	}
-	atEnd, err := m.list(ctx, bucket)
+	atEnd, err := m.List(ctx, bucket)
 	if err != nil {
 		return r, err
 	}
@@ -161,19 +161,19 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 
 	complete := map[string]bool{}
 	for _, obj := range atEnd {
-		complete[obj.key] = true
+		complete[obj.Key] = true
 	}
-	all, err := m.list(ctx, bucket)
+	all, err := m.List(ctx, bucket)
 	if err != nil {
 		return r, err
 	}
 	for _, obj := range all {
-		v, err := m.verify(ctx, bucket, obj.key, r.gzip(), o.recordBytes)
+		v, err := m.verify(ctx, bucket, obj.Key, r.gzip(), o.recordBytes)
 		if err != nil {
 			return r, err
 		}
 		r.all.add(obj, v)
-		if complete[obj.key] {
+		if complete[obj.Key] {
 			r.atEnd.add(obj, v)
 		}
 	}
@@ -193,12 +193,12 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 		return r, err
 	}
 	fmt.Fprintf(stdout, "  all delivered %v after the load\n", r.naturalTook.Round(time.Millisecond))
-	objs, err := m.list(ctx, naturalBucket)
+	objs, err := m.List(ctx, naturalBucket)
 	if err != nil {
 		return r, err
 	}
 	for _, obj := range objs {
-		v, err := m.verify(ctx, naturalBucket, obj.key, r.gzip(), o.recordBytes)
+		v, err := m.verify(ctx, naturalBucket, obj.Key, r.gzip(), o.recordBytes)
 		if err != nil {
 			return r, err
 		}
@@ -207,9 +207,9 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 	return r, nil
 }
 
-func (d *delivered) add(o object, v checked) {
+func (d *delivered) add(o harness.Object, v checked) {
 	d.objects++
-	d.stored += o.size
+	d.stored += o.Size
 	d.records += v.records
 	d.bytes += v.bytes
 }
@@ -222,21 +222,21 @@ func (r *formatResult) awaitNatural(ctx context.Context, m *minio, bucket string
 	sizes := map[string]int64{}
 	var n int64
 	for {
-		objs, err := m.list(ctx, bucket)
+		objs, err := m.List(ctx, bucket)
 		if err != nil {
 			return err
 		}
 		for _, obj := range objs {
-			if _, ok := sizes[obj.key]; ok {
+			if _, ok := sizes[obj.Key]; ok {
 				continue
 			}
-			size := obj.size
+			size := obj.Size
 			if r.gzip() {
-				if size, err = m.gzipSize(ctx, bucket, obj.key); err != nil {
+				if size, err = m.gzipSize(ctx, bucket, obj.Key); err != nil {
 					return err
 				}
 			}
-			sizes[obj.key] = size
+			sizes[obj.Key] = size
 			n += size
 		}
 		if n >= r.natural.AckedBytes {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -51,7 +50,7 @@ func main() {
 	flag.DurationVar(&o.baselineTime, "baseline-time", 5*time.Second, "minimum duration of each gzip baseline")
 	flag.IntVar(&o.putObjects, "put-objects", 8, "objects per PutObject baseline")
 	flag.StringVar(&o.hydrantBin, "hydrant-bin", "", "hydrant binary (default: build ./cmd/hydrant)")
-	flag.StringVar(&o.minioBin, "minio-bin", minioBinary(), "minio binary (default: $HYDRANT_MINIO, $(go env GOPATH)/bin/minio or minio on PATH)")
+	flag.StringVar(&o.minioBin, "minio-bin", harness.MinIOBinary(), "minio binary (default: $HYDRANT_MINIO, $(go env GOPATH)/bin/minio or minio on PATH)")
 	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of hydrant during each format's load to this directory (hydrant-FORMAT.pprof)")
 	flag.StringVar(&o.results, "results", "bench/RESULTS.md", "append a dated section here (relative to the module root); empty: print only")
 	flag.Parse()
@@ -108,10 +107,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err = m.createBucket(ctx, "baseline"); err == nil {
+	if err = m.CreateBucket(ctx, "baseline"); err == nil {
 		base.put, err = putBaseline(ctx, m, "baseline", data, o.putObjects)
 	}
-	m.stop()
+	m.Close()
 	if err != nil {
 		return err
 	}
@@ -131,7 +130,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		failed = append(failed, r.problems()...)
 	}
 
-	report := render(o, base, results, systemInfo(root, o.minioBin))
+	report := render(o, base, results, systemInfo(ws.Info, o.minioBin))
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, report)
 	if o.results != "" {
@@ -156,11 +155,6 @@ type sysInfo struct {
 	minio string
 }
 
-func systemInfo(root, minioBin string) sysInfo {
-	s := sysInfo{SysInfo: harness.SystemInfo(root), minio: "unknown"}
-	if out, err := exec.Command(minioBin, "--version").Output(); err == nil {
-		s.minio, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
-		s.minio = strings.TrimPrefix(s.minio, "minio version ")
-	}
-	return s
+func systemInfo(si harness.SysInfo, minioBin string) sysInfo {
+	return sysInfo{SysInfo: si, minio: harness.MinIOVersion(minioBin)}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -44,7 +45,7 @@ type SysInfo struct {
 }
 
 // SystemInfo returns nproc, the CPU model, the Go version and the git revision of root,
-// marked when cmd/ or internal/ have uncommitted changes.
+// marked with the top-level directories that have uncommitted changes.
 func SystemInfo(root string) SysInfo {
 	s := SysInfo{NProc: fmt.Sprint(runtime.NumCPU()), CPU: "unknown", GoVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH, Rev: "unknown"}
 	if out, err := exec.Command("nproc").Output(); err == nil {
@@ -61,12 +62,71 @@ func SystemInfo(root string) SysInfo {
 		f.Close()
 	}
 	if out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
-		s.Rev = strings.TrimSpace(string(out))
-		if dirty, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--", "cmd", "internal").Output(); len(dirty) > 0 {
-			s.Rev += " + uncommitted changes in cmd/ internal/"
-		}
+		s.Rev = strings.TrimSpace(string(out)) + dirtyDirs(root)
 	}
 	return s
+}
+
+// dirtyDirs describes the uncommitted changes of the working tree at root by top-level
+// directory ("" when it is clean): modified or added files, then untracked ones. The results
+// file the benchmarks append to is left out.
+func dirtyDirs(root string) string {
+	out, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=all").Output()
+	if err != nil {
+		return " (git status failed)"
+	}
+	var changed, untracked []string
+	for line := range strings.Lines(string(out)) {
+		line = strings.TrimRight(line, "\n")
+		if len(line) < 4 {
+			continue
+		}
+		p := line[3:]
+		if _, to, ok := strings.Cut(p, " -> "); ok {
+			p = to
+		}
+		if p == "bench/RESULTS.md" {
+			continue
+		}
+		dir, _, ok := strings.Cut(p, "/")
+		if ok {
+			dir += "/"
+		}
+		if line[:2] == "??" {
+			untracked = appendNew(untracked, dir)
+		} else {
+			changed = appendNew(changed, dir)
+		}
+	}
+	var b strings.Builder
+	if len(changed) > 0 {
+		b.WriteString(" + uncommitted changes in " + strings.Join(changed, " "))
+	}
+	if len(untracked) > 0 {
+		b.WriteString(" + untracked files in " + strings.Join(untracked, " "))
+	}
+	return b.String()
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// LoadAvg returns the 1, 5 and 15 minute load averages of /proc/loadavg, as "1.02 0.87 0.65",
+// or "unknown".
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // AppendResults appends section to the results file p, writing header first when the file

@@ -13,10 +13,13 @@ import (
 // Workspace is a benchmark's module root, temporary directory and hydrant binary.
 type Workspace struct {
 	Root, Tmp, Hydrant string
+	// Info is the machine and the code when the binary was built: the working tree may move
+	// on while the benchmark runs.
+	Info SysInfo
 }
 
 // Prepare makes a temporary directory (Close removes it) and, unless bin names one, builds
-// the hydrant binary into it.
+// the hydrant binary into it, noting the revision it builds.
 func Prepare(prefix, bin string, stdout io.Writer) (*Workspace, error) {
 	root, err := ModuleRoot()
 	if err != nil {
@@ -26,6 +29,7 @@ func Prepare(prefix, bin string, stdout io.Writer) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	info := SystemInfo(root)
 	if bin == "" {
 		fmt.Fprintln(stdout, "building ./cmd/hydrant ...")
 		if bin, err = BuildHydrant(root, tmp); err != nil {
@@ -33,7 +37,7 @@ func Prepare(prefix, bin string, stdout io.Writer) (*Workspace, error) {
 			return nil, err
 		}
 	}
-	return &Workspace{Root: root, Tmp: tmp, Hydrant: bin}, nil
+	return &Workspace{Root: root, Tmp: tmp, Hydrant: bin, Info: info}, nil
 }
 
 // Close removes the temporary directory.
@@ -70,4 +74,10 @@ func WalkObjects(dataDir, bucket string, fn func(path, key string, size int64) e
 		}
 		return fn(p, filepath.ToSlash(rel), info.Size())
 	})
+}
+
+// ObjectPath is the file that holds object key of bucket in hydrant's local-directory
+// destination under dataDir.
+func ObjectPath(dataDir, bucket, key string) string {
+	return filepath.Join(dataDir, "s3", bucket, filepath.FromSlash(key))
 }
