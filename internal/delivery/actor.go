@@ -47,6 +47,27 @@ type legRun struct {
 	exceededHits int64
 }
 
+// Sizes of a Lambda invocation's payload around the records' data: the request's own fields,
+// and each record's recordId, approximateArrivalTimestamp and JSON punctuation.
+const (
+	lambdaEnvelope      = 1 << 10
+	lambdaRecordOverhead = 128
+)
+
+// cost returns what a message weighs in the leg's gathering: its bytes in a Lambda payload
+// (base64 data and the record's fields) for a leg with a Lambda, else its records' bytes.
+func (l *legRun) cost(b journal.Batch) int {
+	n := 0
+	for _, r := range b.Records {
+		if l.lambdaLimit > 0 {
+			n += (len(r)+2)/3*4 + lambdaRecordOverhead
+		} else {
+			n += len(r)
+		}
+	}
+	return n
+}
+
 // simple reports whether the leg's objects are whole journal messages as read.
 func (l *legRun) simple() bool { return l.Processor == nil && !l.Dynamic }
 
@@ -431,9 +452,9 @@ func (a *actor) buildLegs(spec Spec) {
 			LambdaBuffering() (int, time.Duration, bool)
 		}); ok {
 			if size, wait, ok := p.LambdaBuffering(); ok {
-				// size bounds an invocation's payload, in which records are base64 with some
-				// JSON around them: two thirds of it in source bytes fill one invocation.
-				lr.lambdaLimit, lr.lambdaWait = max(size*2/3, 1), wait
+				// size bounds an invocation's payload; gathering counts what each record
+				// costs in it (see cost), less the request's own fields.
+				lr.lambdaLimit, lr.lambdaWait = max(size-lambdaEnvelope, 1), wait
 			}
 		}
 		a.legs = append(a.legs, lr)
@@ -593,9 +614,7 @@ func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
 				lr.gatherSince = now
 			}
 			lr.gather = append(lr.gather, procMsg{b: b, skip: skip})
-			for _, r := range b.Records {
-				lr.gatherBytes += len(r)
-			}
+			lr.gatherBytes += lr.cost(b)
 			continue
 		}
 		var p *buffer
@@ -666,10 +685,7 @@ func (a *actor) submit(ctx context.Context, lr *legRun, caughtUp bool) {
 	if lr.lambdaLimit > 0 { // one invocation's worth; the rest waits for the next job
 		n, size := 0, 0
 		for n < len(msgs) {
-			s := 0
-			for _, r := range msgs[n].b.Records {
-				s += len(r)
-			}
+			s := lr.cost(msgs[n].b)
 			if n > 0 && size+s > lr.lambdaLimit {
 				break
 			}
@@ -681,9 +697,7 @@ func (a *actor) submit(ctx context.Context, lr *legRun, caughtUp bool) {
 	lr.gather = lr.gather[len(msgs):]
 	lr.gatherBytes = 0
 	for _, m := range lr.gather {
-		for _, r := range m.b.Records {
-			lr.gatherBytes += len(r)
-		}
+		lr.gatherBytes += lr.cost(m.b)
 	}
 	if len(lr.gather) > 0 {
 		lr.gatherSince = a.d.Clock.Now() // the rest waits at most one more interval

@@ -48,10 +48,15 @@ type batcher struct {
 	total    int
 	nparts   int // open partition buffers, not error outputs
 	spare    [][]byte
+	spareCap int // capacity of the spare buffers
 }
 
-// maxSpares bounds the emptied buffers a batcher keeps for reuse.
-const maxSpares = 4
+// Bounds of the emptied buffers a batcher keeps for reuse, so that new partitions start with
+// room instead of growing from nothing: at most maxSpares of them, maxSpareBytes in all.
+const (
+	maxSpares     = 256
+	maxSpareBytes = 32 << 20
+)
 
 func newBatcher(size int, interval time.Duration, maxBytes int) *batcher {
 	return &batcher{size: size, interval: interval, maxBytes: maxBytes, parts: map[string]*buffer{}}
@@ -64,6 +69,7 @@ func (b *batcher) open(id string, errorOut bool, v prefix.Values) *buffer {
 		p = &buffer{id: id, errorOut: errorOut, values: v}
 		if n := len(b.spare); n > 0 {
 			p.data, b.spare = b.spare[n-1], b.spare[:n-1]
+			b.spareCap -= cap(p.data)
 		}
 		b.parts[id] = p
 		if !errorOut {
@@ -132,8 +138,9 @@ func (b *batcher) take(p *buffer) {
 
 // reuse keeps an emptied buffer's memory for a later buffer.
 func (b *batcher) reuse(data []byte) {
-	if len(b.spare) < maxSpares && cap(data) > 0 {
+	if len(b.spare) < maxSpares && cap(data) > 0 && b.spareCap+cap(data) <= maxSpareBytes {
 		b.spare = append(b.spare, data[:0])
+		b.spareCap += cap(data)
 	}
 }
 

@@ -59,3 +59,24 @@ func TestBatcherDecidesBySizeIntervalAndBound(t *testing.T) {
 		t.Errorf("oldest %v: want the arrival of the first record", a.oldest)
 	}
 }
+
+func TestBatcherKeepsSparesWithinTheirBudget(t *testing.T) {
+	b := newBatcher(1<<20, time.Minute, 0)
+	for range maxSpares + 10 {
+		b.reuse(make([]byte, 0, 1<<10))
+	}
+	if len(b.spare) != maxSpares {
+		t.Errorf("%d spares kept, want the bound %d", len(b.spare), maxSpares)
+	}
+	b = newBatcher(1<<20, time.Minute, 0)
+	for range 10 {
+		b.reuse(make([]byte, 0, maxSpareBytes/4))
+	}
+	if len(b.spare) != 4 || b.spareCap != maxSpareBytes {
+		t.Errorf("%d spares of %d bytes kept, want 4 of %d", len(b.spare), b.spareCap, maxSpareBytes)
+	}
+	p := b.open("x", false, prefix.Values{})
+	if cap(p.data) != maxSpareBytes/4 || b.spareCap != maxSpareBytes*3/4 {
+		t.Errorf("a new buffer starts with capacity %d (spares now %d bytes): want a spare's", cap(p.data), b.spareCap)
+	}
+}
