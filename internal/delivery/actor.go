@@ -50,7 +50,7 @@ type legRun struct {
 // Sizes of a Lambda invocation's payload around the records' data: the request's own fields,
 // and each record's recordId, approximateArrivalTimestamp and JSON punctuation.
 const (
-	lambdaEnvelope      = 1 << 10
+	lambdaEnvelope       = 1 << 10
 	lambdaRecordOverhead = 128
 )
 
