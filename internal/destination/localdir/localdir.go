@@ -13,19 +13,26 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/google/uuid"
 	"github.com/hydrant-dev/hydrant/internal/destination"
 )
 
-// Dir is a local directory destination.
+// Dir is a local directory destination. It is safe for concurrent use.
 type Dir struct {
 	root    string
 	tmp     string
 	buckets map[string]string
+	syncs   dirSyncer
 }
+
+// tmpShards is the number of subdirectories temporary files are spread over, so that
+// concurrent writers do not all create files in one directory (whose lock they would share).
+const tmpShards = 16
 
 // New returns a destination rooted at root (created if missing): bucket B lives in root/B
 // unless buckets maps B to a directory of its own. Temporary files live in root/.tmp so that
@@ -33,15 +40,25 @@ type Dir struct {
 // rename stays within one file system.
 func New(root string, buckets map[string]string) (*Dir, error) {
 	tmp := filepath.Join(root, ".tmp")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := mkTmp(tmp); err != nil {
 		return nil, fmt.Errorf("create destination directory: %w", err)
 	}
 	for b, dir := range buckets {
-		if err := os.MkdirAll(filepath.Join(dir, ".hydrant-tmp"), 0o755); err != nil {
+		if err := mkTmp(filepath.Join(dir, ".hydrant-tmp")); err != nil {
 			return nil, fmt.Errorf("create directory of bucket %s: %w", b, err)
 		}
 	}
-	return &Dir{root: root, tmp: tmp, buckets: buckets}, nil
+	return &Dir{root: root, tmp: tmp, buckets: buckets, syncs: dirSyncer{dirs: map[string]*dirSync{}}}, nil
+}
+
+// mkTmp creates a temporary directory and its shards.
+func mkTmp(tmp string) error {
+	for i := range tmpShards {
+		if err := os.MkdirAll(filepath.Join(tmp, strconv.FormatInt(int64(i), 16)), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // bucketDir returns the directory of a bucket and the temporary directory beside it.
@@ -123,7 +140,8 @@ func (d *Dir) PutObject(ctx context.Context, o destination.Object) error {
 		return fmt.Errorf("create directory for %s: %w", o.Key, err)
 	}
 	_, tmpDir := d.bucketDir(o.Bucket)
-	tmp := filepath.Join(tmpDir, uuid.NewString())
+	name := uuid.NewString()
+	tmp := filepath.Join(tmpDir, name[:1], name) // a shard per first hex digit
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
@@ -146,7 +164,7 @@ func (d *Dir) PutObject(ctx context.Context, o destination.Object) error {
 		os.Remove(tmp)
 		return fmt.Errorf("rename %s into place: %w", o.Key, err)
 	}
-	return syncDir(dir)
+	return d.syncs.sync(dir)
 }
 
 // mkdirs creates dir and any missing parents below the root, syncing each parent whose
@@ -164,7 +182,54 @@ func (d *Dir) mkdirs(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
 		return err
 	}
-	return syncDir(parent)
+	return d.syncs.sync(parent)
+}
+
+// dirSyncer syncs directories with group commit: a sync asked for while one of the same
+// directory is running waits for the next, which covers every request made before it started.
+// Many objects created in one directory at once (the partitions of a flush) then cost a few
+// directory syncs instead of one each.
+type dirSyncer struct {
+	mu   sync.Mutex
+	dirs map[string]*dirSync
+}
+
+type dirSync struct {
+	asked, done uint64 // request generations: asked so far, covered by the last finished sync
+	running     bool
+	err         error // of the last finished sync
+	finished    *sync.Cond
+}
+
+func (s *dirSyncer) sync(dir string) error {
+	s.mu.Lock()
+	st, ok := s.dirs[dir]
+	if !ok {
+		st = &dirSync{finished: sync.NewCond(&s.mu)}
+		s.dirs[dir] = st
+	}
+	st.asked++
+	mine := st.asked
+	for st.running && st.done < mine {
+		st.finished.Wait()
+	}
+	if st.done >= mine { // a sync that started after this request covered it
+		err := st.err
+		s.mu.Unlock()
+		return err
+	}
+	st.running = true
+	covers := st.asked
+	s.mu.Unlock()
+	err := syncDir(dir)
+	s.mu.Lock()
+	st.running, st.done, st.err = false, covers, err
+	st.finished.Broadcast()
+	if st.done == st.asked {
+		delete(s.dirs, dir) // nobody waits: later requests start afresh
+	}
+	s.mu.Unlock()
+	return err
 }
 
 func syncDir(dir string) error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -194,7 +195,41 @@ func TestNoTemporaryFilesLeftInBucket(t *testing.T) {
 	if len(files) != 1 {
 		t.Errorf("bucket holds %v, want exactly the object", files)
 	}
-	if tmp, _ := os.ReadDir(filepath.Join(root, ".tmp")); len(tmp) != 0 {
-		t.Errorf("temporary directory not empty: %v", tmp)
+	var tmp []string
+	filepath.WalkDir(filepath.Join(root, ".tmp"), func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			tmp = append(tmp, p)
+		}
+		return nil
+	})
+	if len(tmp) != 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}
+
+func TestDirSyncerCoalescesAndReportsErrors(t *testing.T) {
+	s := dirSyncer{dirs: map[string]*dirSync{}}
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.sync(dir)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("sync: %v", err)
+		}
+	}
+	if len(s.dirs) != 0 {
+		t.Errorf("%d directories still tracked after every sync returned", len(s.dirs))
+	}
+	if err := s.sync(filepath.Join(dir, "missing")); err == nil {
+		t.Error("sync of a missing directory succeeded")
 	}
 }
