@@ -28,9 +28,10 @@ const (
 	maxGatherBytes = 64 << 20
 	// readAhead is the number of journal batches the reader hands ahead of the actor.
 	readAhead = 4
-	// minUnwrittenBound is the least of the bound on bytes in objects not yet written beyond
-	// which the actor stops reading (else a leg's MaxBufferedBytes, or a size hint per writer).
-	minUnwrittenBound = 64 << 20
+	// minHeldBound is the least of the bound on bytes in open buffers and objects not yet
+	// written beyond which the actor stops reading: the legs' MaxBufferedBytes, or, without
+	// one, a size hint per writer and one more for the open buffer.
+	minHeldBound = 64 << 20
 	// publishEvery bounds how often the status snapshot is refreshed.
 	publishEvery = 100 * time.Millisecond
 )
@@ -176,6 +177,7 @@ type actor struct {
 	writing     map[uint64]*object // objects being written
 	savingObjs  []*object          // objects whose intents are being saved
 	lastPublish time.Time
+	refresh     *time.Timer // armed when a status refresh was skipped
 }
 
 // errStopped answers control messages of an actor that stopped.
@@ -200,10 +202,20 @@ func (a *actor) run(ctx context.Context) (err error) {
 		a.flushes = nil
 	}()
 	a.recover(ctx)
-	// The status snapshot is refreshed on wall-clock time: it is a view, not delivery logic.
-	refresh := time.NewTicker(publishEvery)
-	defer refresh.Stop()
+	// The status snapshot is refreshed on wall-clock time (it is a view, not delivery logic),
+	// at most every publishEvery; a refresh skipped for that arms a timer for the next, so an
+	// idle stream has no timer at all.
+	defer func() {
+		if a.refresh != nil {
+			a.refresh.Stop()
+			a.refresh = nil
+		}
+	}()
 	for {
+		var refreshC <-chan time.Time
+		if a.refresh != nil {
+			refreshC = a.refresh.C
+		}
 		var timerC <-chan time.Time
 		if a.timer != nil {
 			timerC = a.timer.C()
@@ -243,7 +255,8 @@ func (a *actor) run(ctx context.Context) (err error) {
 			if err := a.onTimer(ctx); err != nil {
 				return err
 			}
-		case <-refresh.C:
+		case <-refreshC:
+			a.refresh = nil
 			if a.ready {
 				a.publish(true)
 			}
@@ -576,12 +589,17 @@ func (a *actor) stopReader() {
 // mayRead reports whether the actor takes more messages: not while too much waits for
 // processing or for the store.
 func (a *actor) mayRead() bool {
-	gathered, bound := 0, minUnwrittenBound
+	gathered, held, bound := 0, a.unwritten, minHeldBound
 	for _, lr := range a.legs {
 		gathered += lr.gatherBytes
-		bound = max(bound, lr.MaxBufferedBytes, a.d.WritesPerStream*lr.SizeBytes)
+		held += lr.b.total
+		if lr.MaxBufferedBytes > 0 {
+			bound = max(bound, lr.MaxBufferedBytes)
+		} else {
+			bound = max(bound, (a.d.WritesPerStream+1)*lr.SizeBytes)
+		}
 	}
-	return gathered < maxGatherBytes && a.unwritten < bound
+	return gathered < maxGatherBytes && held < bound
 }
 
 // onMessage takes one journal message for every leg that has not settled it.
@@ -1201,6 +1219,9 @@ func (a *actor) arm() {
 func (a *actor) publish(force bool) {
 	now := time.Now()
 	if !force && now.Sub(a.lastPublish) < publishEvery {
+		if a.refresh == nil {
+			a.refresh = time.NewTimer(publishEvery - now.Sub(a.lastPublish))
+		}
 		return
 	}
 	a.lastPublish = now
