@@ -1,0 +1,83 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/hydrant-dev/hydrant/internal/destination"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
+)
+
+// The writer pool: an actor starts up to Deps.WritesPerStream writes at once, each of which
+// takes one of the process-wide Deps.Writes slots before it compresses and stores its object.
+// Writes settle out of order; the ledger keeps the books.
+
+// startWrites starts queued writes while the stream has free writer slots.
+func (a *actor) startWrites(ctx context.Context) {
+	for len(a.queue) > 0 && a.inFlight < a.d.WritesPerStream {
+		o := a.queue[0]
+		a.queue = a.queue[1:]
+		a.inFlight++
+		a.writing[o.id] = o
+		a.spawn(ctx, func(ctx context.Context) any { return a.write(ctx, o) })
+	}
+}
+
+// write compresses and stores an object, retrying transient failures.
+func (a *actor) write(ctx context.Context, o *object) writeDone {
+	select {
+	case a.d.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return writeDone{o: o, err: ctx.Err()}
+	}
+	defer func() { <-a.d.writeSem }()
+	lr := o.leg
+	kit, err := a.kits.get(lr.Compression)
+	if err != nil {
+		return writeDone{o: o, err: err, permanent: true}
+	}
+	defer a.kits.put(lr.Compression, kit)
+	body, err := kit.encode(o.buf.data)
+	if err != nil {
+		return writeDone{o: o, err: fmt.Errorf("compress object: %w", err)}
+	}
+	obj := destination.Object{
+		Bucket: lr.Bucket, Key: o.key, Body: body, ContentType: "application/octet-stream",
+		ContentEncoding: lr.Compression.ContentEncoding(), KMSKeyARN: lr.KMSKeyARN,
+	}
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for attempt := 1; ; attempt++ {
+		err := a.d.Objects.PutObject(ctx, obj)
+		if ctx.Err() != nil {
+			return writeDone{o: o, err: ctx.Err()}
+		}
+		ok := 0.0
+		if err == nil {
+			ok = 1
+		}
+		a.d.Metrics.Record(a.stream, lr.metricPrefix()+".Success", metrics.UnitCount, ok)
+		if err == nil {
+			a.d.Logger.Debug("delivered object", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "records", o.buf.records(), "bytes", len(o.buf.data))
+			return writeDone{o: o, stored: len(body)}
+		}
+		code := ErrorCode(err)
+		if destination.IsPermanent(err) {
+			return writeDone{o: o, err: err, permanent: true}
+		}
+		a.status.failed(lr.Name, code, err, a.d.Clock.Now())
+		d := a.d.Backoff.Delay(attempt, rnd)
+		a.d.Logger.Warn("deliver object failed; retrying", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "code", code, "attempt", attempt, "retry_in", d, "err", err)
+		if err := sleep(ctx, a.d.Clock, d); err != nil {
+			return writeDone{o: o, err: err}
+		}
+	}
+}
+
+// metricPrefix names the leg's metrics: DeliveryToS3 or BackupToS3.
+func (l *LegSpec) metricPrefix() string {
+	if l.Name == LegBackup {
+		return "BackupToS3"
+	}
+	return "DeliveryToS3"
+}

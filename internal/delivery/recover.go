@@ -1,0 +1,139 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/hydrant-dev/hydrant/internal/destination"
+	"github.com/hydrant-dev/hydrant/internal/metrics"
+)
+
+// Recovery: at the start of a run the actor loads its saved marks and intents and asks the
+// store which intended objects exist (docs/design/delivery.md, "Exactly-once objects").
+
+// recover loads the durable state and intents, and asks the store which intended objects
+// exist, in a goroutine.
+func (a *actor) recover(ctx context.Context) {
+	a.ready = false
+	buckets := map[string]string{}
+	for _, l := range a.spec.Legs {
+		buckets[l.Name] = l.Bucket
+	}
+	a.spawn(ctx, func(ctx context.Context) any {
+		var r recovered
+		r.err = a.retry(ctx, "load delivery state", func() error {
+			var err error
+			r.st, err = a.d.State.LoadState(ctx, a.stream)
+			return err
+		})
+		if r.err != nil {
+			return r
+		}
+		var p progress
+		if len(r.st.Data) > 0 {
+			if err := json.Unmarshal(r.st.Data, &p); err != nil {
+				r.err = fmt.Errorf("decode delivery progress: %w", err)
+				return r
+			}
+		}
+		r.marks = map[string]uint64{}
+		for leg, s := range p.Settled {
+			r.marks[leg] = max(s, r.st.Cursor-1)
+		}
+		var slots map[int][]byte
+		r.err = a.retry(ctx, "load flush intents", func() error {
+			var err error
+			slots, err = a.d.State.Intents(ctx, a.stream)
+			return err
+		})
+		if r.err != nil {
+			return r
+		}
+		var todo []recoveredObject
+		for slot, data := range slots {
+			objs, err := decodeIntents(data)
+			if err != nil {
+				a.d.Logger.Error("flush intent does not decode; ignored", "stream", a.stream, "slot", slot, "err", err)
+				a.d.Metrics.Record(a.stream, "Journal.CorruptIntents", metrics.UnitCount, 1)
+				continue
+			}
+			for _, o := range objs {
+				todo = append(todo, recoveredObject{slot: slot, o: o})
+			}
+		}
+		if in := r.st.Intent; in != nil { // an intent of the one-write-at-a-time engine
+			o := intentObject{Leg: string(in.Data), Key: in.Key, Bucket: buckets[string(in.Data)]}
+			for s := in.FromSeq; s <= in.ToSeq; s++ {
+				o.Runs = append(o.Runs, Run{Seq: s, Whole: true})
+			}
+			todo = append(todo, recoveredObject{slot: -1, o: o})
+		}
+		for i := range todo {
+			ro := &todo[i]
+			top := uint64(0)
+			for _, run := range ro.o.Runs {
+				top = max(top, run.Seq)
+			}
+			mark, ok := r.marks[ro.o.Leg]
+			if !ok {
+				mark = r.st.Cursor - 1
+			}
+			if top <= mark {
+				continue // stale: its records are settled either way
+			}
+			err := a.retry(ctx, "check intended object", func() error {
+				var err error
+				ro.exists, err = a.d.Objects.Exists(ctx, ro.o.Bucket, ro.o.Key)
+				return err
+			})
+			if err != nil && !destination.IsPermanent(err) {
+				r.err = err
+				return r
+			}
+		}
+		r.objects = todo
+		a.d.Logger.Debug("delivery state recovered", "stream", a.stream, "cursor", r.st.Cursor, "marks", r.marks, "intent_slots", len(slots), "intended_objects", len(todo))
+		return r
+	})
+}
+
+// onRecovered builds the ledger from the durable state and starts reading.
+func (a *actor) onRecovered(ctx context.Context, r recovered) error {
+	if r.err != nil {
+		return fmt.Errorf("recover delivery state: %w", r.err)
+	}
+	a.st = r.st
+	a.st.Intent = nil
+	cursor := max(r.st.Cursor, 1)
+	marks := map[string]uint64{}
+	for _, ls := range a.spec.Legs {
+		m, ok := r.marks[ls.Name]
+		if !ok {
+			m = cursor - 1
+		}
+		marks[ls.Name] = m
+	}
+	a.led = NewLedger(marks)
+	a.sv = maps.Clone(marks)
+	for _, ro := range r.objects {
+		slot := ro.slot
+		if slot < 0 {
+			slot = a.led.FreeSlot()
+			a.led.Reserve(slot)
+		}
+		a.led.Restore(slot, ro.o.Leg, ro.o.Bucket, ro.o.Key, ro.o.Runs, ro.exists)
+		if ro.exists {
+			a.d.Logger.Info("object of an interrupted write is in the store; its records are delivered", "stream", a.stream, "key", ro.o.Key)
+		}
+	}
+	a.buildLegs(a.spec)
+	a.lastRead = cursor - 1
+	a.ready = true
+	a.startReader(ctx, a.led.Cursor())
+	if r.st.Revision != 0 && (len(r.objects) > 0) {
+		a.stateDirty = true // rewrite the state without the old single intent, collect slots
+	}
+	return nil
+}
