@@ -27,9 +27,9 @@ const (
 	maxGatherBytes = 64 << 20
 	// readAhead is the number of journal batches the reader hands ahead of the actor.
 	readAhead = 4
-	// minHeldBound is the least of the bound on bytes in open buffers and objects not yet
-	// written beyond which the actor stops reading: the legs' MaxBufferedBytes, or, without
-	// one, a size hint per writer and one more for the open buffer.
+	// minHeldBound is the bound on bytes in open buffers and objects not yet written of a leg
+	// without MaxBufferedBytes, unless a size hint per writer and one more for the open buffer
+	// is more; the actor stops reading beyond the sum of its legs' bounds.
 	minHeldBound = 64 << 20
 	// publishEvery bounds how often the status snapshot is refreshed.
 	publishEvery = 100 * time.Millisecond
@@ -463,14 +463,14 @@ func (a *actor) stopReader() {
 // mayRead reports whether the actor takes more messages: not while too much waits for
 // processing or for the store.
 func (a *actor) mayRead() bool {
-	gathered, held, bound := 0, a.unwritten, minHeldBound
+	gathered, held, bound := 0, a.unwritten, 0
 	for _, lr := range a.legs {
 		gathered += lr.gatherBytes
 		held += lr.b.total
 		if lr.MaxBufferedBytes > 0 {
-			bound = max(bound, lr.MaxBufferedBytes)
+			bound += lr.MaxBufferedBytes
 		} else {
-			bound = max(bound, (a.d.WritesPerStream+1)*lr.SizeBytes)
+			bound += max(minHeldBound, (a.d.WritesPerStream+1)*lr.SizeBytes)
 		}
 	}
 	return gathered < maxGatherBytes && held < bound

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -496,5 +497,130 @@ func TestExpiredMessagesAreCountedOnce(t *testing.T) {
 	r2.flush(t, "s")
 	if got := rec2.sum("Journal.ExpiredMessages"); got != 0 {
 		t.Errorf("after a restart Journal.ExpiredMessages = %v, want 0", got)
+	}
+}
+
+func TestReadingPausesAtTheBoundOnHeldBytes(t *testing.T) {
+	j := openJournal(t)
+	out := newStore()
+	hold := make(chan struct{})
+	out.hold = hold
+	spec := testSpec(t)
+	spec.Legs[0].SizeBytes, spec.Legs[0].MaxBufferedBytes = 8<<10, 64<<10
+	r := run(t, Deps{Log: j, State: j, Objects: out}, spec)
+	rec := strings.Repeat("x", 4<<10)
+	for range 100 { // 400 KiB against a 64 KiB bound, the store answering nothing
+		appendAll(t, j, rec)
+	}
+	eventually(t, "writes in flight", func() bool {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		return out.inFlight == DefaultWritesPerStream
+	})
+	time.Sleep(100 * time.Millisecond)
+	legs, _ := r.Status("s")
+	if held := legs[0].BufferedBytes; held > 64<<10+4<<10 || held < 32<<10 {
+		t.Errorf("%d bytes held with writes blocked, want the 64 KiB bound (plus at most one record)", held)
+	}
+	close(hold)
+	r.flush(t, "s")
+	total := 0
+	for _, v := range out.snapshot() {
+		total += len(v)
+	}
+	if total != 100*len(rec) {
+		t.Errorf("%d bytes delivered, want %d", total, 100*len(rec))
+	}
+}
+
+func TestProcessWideWriteBound(t *testing.T) {
+	j := openJournal(t)
+	for _, name := range []string{"t", "u"} {
+		if err := j.CreateStream(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := newStore()
+	hold := make(chan struct{})
+	out.hold = hold
+	var specs []Spec
+	for _, name := range []string{"s", "t", "u"} {
+		s := partitioned(t, testSpec(t))
+		s.Stream = name
+		specs = append(specs, s)
+	}
+	r := run(t, Deps{Log: j, State: j, Objects: out, WritesPerStream: 4, Writes: 5}, specs...)
+	for _, name := range []string{"s", "t", "u"} {
+		for i := range 6 {
+			if _, err := j.Append(context.Background(), name, time.Now(), [][]byte{fmt.Appendf(nil, "%c", 'a'+i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	done := make(chan error, 3)
+	for _, name := range []string{"s", "t", "u"} {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done <- r.Flush(ctx, name)
+		}()
+	}
+	eventually(t, "five writes in flight", func() bool {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		return out.inFlight == 5
+	})
+	time.Sleep(50 * time.Millisecond)
+	close(hold)
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.maxInFlight != 5 {
+		t.Errorf("%d writes in flight at once over three streams, want the process bound 5", out.maxInFlight)
+	}
+	if got := len(out.snapshot()); got != 18 {
+		t.Errorf("%d objects, want 18", got)
+	}
+}
+
+// slowProcessor counts the Process calls running at once.
+type slowProcessor struct {
+	keyByFirstByte
+	mu            sync.Mutex
+	running, peak int
+}
+
+func (p *slowProcessor) Process(ctx context.Context, in []processor.Record) ([]processor.Record, []processor.Failure, error) {
+	p.mu.Lock()
+	p.running++
+	p.peak = max(p.peak, p.running)
+	p.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	p.mu.Lock()
+	p.running--
+	p.mu.Unlock()
+	return p.keyByFirstByte.Process(ctx, in)
+}
+
+func TestProcessingIsParallelWithinItsBounds(t *testing.T) {
+	j := openJournal(t)
+	out := newStore()
+	spec := partitioned(t, testSpec(t))
+	p := &slowProcessor{}
+	spec.Legs[0].Processor = p
+	r := run(t, Deps{Log: j, State: j, Objects: out, Processors: 3}, spec)
+	var recs []string
+	for i := range 40 {
+		recs = append(recs, fmt.Sprintf("%c%d", 'a'+i%4, i))
+	}
+	appendAll(t, j, recs...)
+	r.flush(t, "s")
+	if p.peak < 2 || p.peak > 3 {
+		t.Errorf("%d Process calls ran at once, want 2 or 3 (the process-wide bound 3)", p.peak)
+	}
+	if got := len(lines(out.snapshot())); got != 40 {
+		t.Errorf("%d records delivered, want 40", got)
 	}
 }
