@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/hydrant-dev/hydrant/internal/dirlock"
 )
 
 // TestUnusableKeyGoesToTheErrorOutputAndTheStreamFlows puts a record whose partition key is a
@@ -184,5 +187,28 @@ func TestStreamThatCannotBeCreatedIsCreatingFailed(t *testing.T) {
 	f := out.DeliveryStreamDescription.FailureDescription
 	if f == nil || f.Type != types.DeliveryStreamFailureTypeUnknownError || aws.ToString(f.Details) == "" {
 		t.Errorf("FailureDescription %+v: want UNKNOWN_ERROR with details", f)
+	}
+}
+
+// TestSecondServerOnADataDirectoryRefuses: a second server on a directory another one owns
+// stops at once, naming the directory and the owner's pid, and touches nothing in it.
+func TestSecondServerOnADataDirectoryRefuses(t *testing.T) {
+	ts := startServer(t, "")
+	srv, err := New(Config{Listen: "127.0.0.1:0", DataDir: ts.dir}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = srv.Run(context.Background())
+	var held *dirlock.HeldError
+	if !errors.As(err, &held) || held.PID != os.Getpid() || !strings.Contains(err.Error(), ts.dir) {
+		t.Fatalf("second Run: %v, want the directory in use by pid %d", err, os.Getpid())
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the refusal took %v", took)
+	}
+	// The first server goes on.
+	if _, err := ts.client.ListDeliveryStreams(context.Background(), &firehose.ListDeliveryStreamsInput{}); err != nil {
+		t.Errorf("first server after the refusal: %v", err)
 	}
 }

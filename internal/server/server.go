@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/console"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
+	"github.com/hydrant-dev/hydrant/internal/dirlock"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/metrics/cloudwatch"
@@ -71,6 +73,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}, nil
 }
 
+// ownedDirs returns the directories a server locks: the data directory, and the journal's
+// when it is not inside it.
+func ownedDirs(cfg Config) []string {
+	dirs := []string{cfg.DataDir}
+	if rel, err := filepath.Rel(cfg.DataDir, cfg.Journal.Dir); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		dirs = append(dirs, cfg.Journal.Dir)
+	}
+	return dirs
+}
+
 // Ready is closed once the server accepts requests.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
@@ -79,6 +91,15 @@ func (s *Server) Addr() string { return s.addr }
 
 // Run starts every part, serves until ctx ends, then stops them in order.
 func (s *Server) Run(ctx context.Context) error {
+	// One owner per data directory (and journal directory, when it lives elsewhere), taken
+	// before anything in them is opened.
+	for _, dir := range ownedDirs(s.cfg) {
+		lock, err := dirlock.Acquire(dir)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
 	j, err := journal.Open(ctx, s.cfg.Journal, s.log.With("part", "journal"))
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
