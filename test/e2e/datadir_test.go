@@ -40,3 +40,31 @@ func TestSecondServerOnADataDirectoryExits(t *testing.T) {
 	t.Logf("second server exited in %v: %s", took.Round(time.Millisecond), last)
 	first.Flush("")
 }
+
+// TestUnusableDataDirectoryFailsFast: a data directory that cannot be created or locked ends
+// the server within 5 s with the path and the system error as its last line.
+func TestUnusableDataDirectoryFailsFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	for _, dir := range []string{"/proc/hydrant-data", "/proc/self"} {
+		t.Run(dir, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			out, err := exec.CommandContext(ctx, binary, "serve", "--data-dir", dir, "--listen", freeAddr(t)).CombinedOutput()
+			took := time.Since(start)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("serve on %s: %v, want exit code 1\n%s", dir, err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if last := lines[len(lines)-1]; !strings.Contains(last, dir) || !strings.Contains(last, "no such file or directory") {
+				t.Errorf("last line %q: want the path and the system error", last)
+			}
+			if took > 5*time.Second {
+				t.Errorf("took %v to fail", took)
+			}
+		})
+	}
+}
