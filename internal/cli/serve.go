@@ -64,6 +64,9 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 			}
 			srv, err := server.New(cfg, log)
 			if err != nil {
+				if configPath != "" {
+					return fmt.Errorf("configuration (%s and flags): %w", configPath, err)
+				}
 				return fmt.Errorf("configuration: %w", err)
 			}
 			return srv.Run(cmd.Context())

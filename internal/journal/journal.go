@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -181,6 +184,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := prepareDir(cfg.Dir); err != nil {
+		return nil, err
+	}
 	opts := &server.Options{
 		ServerName:        "hydrant",
 		JetStream:         true,
@@ -203,11 +209,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start journal server: %w", err)
 	}
-	ns.SetLoggerV2(serverLog{log: log}, false, false, false)
-	ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("start journal server: not ready after 30s")
+	fatal := make(chan string, 1)
+	ns.SetLoggerV2(serverLog{log: log, fatal: fatal}, false, false, false)
+	if err := startServer(ctx, ns, fatal, readyTimeout); err != nil {
+		return nil, err
 	}
 	if !ns.JetStreamEnabled() {
 		ns.Shutdown()
@@ -251,6 +256,88 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	return j, nil
 }
 
+// readyTimeout bounds how long Open waits for the embedded server to accept connections once it
+// has started without reporting an error.
+const readyTimeout = 30 * time.Second
+
+// prepareDir creates the store directory and proves it writable, so that an unusable directory
+// fails Open at once with the path and the system error rather than as a server that never
+// becomes ready.
+func prepareDir(dir string) error {
+	// The server keeps its store in a "jetstream" directory under the one it is given, unless
+	// that one already ends in it; that is the directory that must be usable.
+	store := dir
+	if !strings.HasSuffix(store, server.JetStreamStoreDir) {
+		store = filepath.Join(dir, server.JetStreamStoreDir)
+	}
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return fmt.Errorf("journal directory %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(store, ".write-probe-*")
+	if err != nil {
+		return fmt.Errorf("journal directory %s is not writable: %w", store, err)
+	}
+	name := f.Name()
+	err = f.Close()
+	if rmErr := os.Remove(name); err == nil {
+		err = rmErr
+	}
+	if err != nil {
+		return fmt.Errorf("journal directory %s is not writable: %w", store, err)
+	}
+	return nil
+}
+
+// startServer starts ns and waits until it accepts connections, the server reports a fatal
+// startup error (returned as the error), ctx ends (ctx.Err() is returned) or timeout passes.
+// On error the server is shut down.
+func startServer(ctx context.Context, ns *server.Server, fatal <-chan string, timeout time.Duration) error {
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		ns.Start() // synchronous up to the JetStream recovery; listeners start in the background
+	}()
+	fail := func(err error) error {
+		ns.Shutdown()
+		// Start may still be recovering the store; give it a moment to notice the shutdown, but
+		// do not hold up a process that was asked to stop.
+		select {
+		case <-started:
+			ns.WaitForShutdown()
+		case <-time.After(2 * time.Second):
+		}
+		return err
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case msg := <-fatal:
+			return fail(fmt.Errorf("start journal server: %s", msg))
+		case <-ctx.Done():
+			return fail(fmt.Errorf("start journal server: %w", ctx.Err()))
+		case <-deadline.C:
+			return fail(fmt.Errorf("start journal server: not ready after %s", timeout))
+		case <-tick.C:
+		}
+		select {
+		case <-started:
+		default:
+			continue
+		}
+		select {
+		case msg := <-fatal: // Start reports its failures before it returns
+			return fail(fmt.Errorf("start journal server: %s", msg))
+		default:
+		}
+		if ns.ReadyForConnections(time.Millisecond) {
+			return nil
+		}
+	}
+}
+
 // Close drains the connection and shuts the embedded server down. It waits for the server to
 // stop, so the store can be reopened afterwards. Close is safe to call more than once.
 func (j *Journal) Close() error {
@@ -282,7 +369,11 @@ func (j *Journal) ClientURL() string {
 
 // serverLog routes the embedded server's log to slog: warnings and errors as such, notices at
 // debug level, debug and trace lines not at all.
-type serverLog struct{ log *slog.Logger }
+// A fatal message is also offered to the fatal channel, if any, so that Open can return it.
+type serverLog struct {
+	log   *slog.Logger
+	fatal chan<- string
+}
 
 func (l serverLog) Noticef(format string, v ...any) {
 	l.log.Debug("journal server notice", "detail", fmt.Sprintf(format, v...))
@@ -297,7 +388,12 @@ func (l serverLog) Errorf(format string, v ...any) {
 }
 
 func (l serverLog) Fatalf(format string, v ...any) {
-	l.log.Error("journal server fatal", "detail", fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error("journal server fatal", "detail", msg)
+	select {
+	case l.fatal <- msg:
+	default: // the first fatal message is the cause; or no one is listening
+	}
 }
 
 func (l serverLog) Debugf(string, ...any) {}

@@ -89,8 +89,18 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // Addr is the listener's address; valid after Ready.
 func (s *Server) Addr() string { return s.addr }
 
-// Run starts every part, serves until ctx ends, then stops them in order.
+// Run starts every part, serves until ctx ends, then stops them in order. A ctx that ends is a
+// requested stop, not a failure: Run returns nil, even when it ends during startup.
 func (s *Server) Run(ctx context.Context) error {
+	err := s.run(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		s.log.Info("hydrant stopped during startup", "cause", err)
+		return nil
+	}
+	return err
+}
+
+func (s *Server) run(ctx context.Context) error {
 	// One owner per data directory (and journal directory, when it lives elsewhere), taken
 	// before anything in them is opened.
 	for _, dir := range ownedDirs(s.cfg) {
@@ -100,6 +110,21 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		defer lock.Release()
 	}
+	// The ports are taken next, before the slow work, so that one in use fails the start at
+	// once. Connections queue in the kernel until Serve below, when the server is ready.
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	defer ln.Close()
+	if s.cfg.PprofListen != "" {
+		stopPprof, err := servePprof(s.cfg.PprofListen, s.log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
+
 	j, err := journal.Open(ctx, s.cfg.Journal, s.log.With("part", "journal"))
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
@@ -162,17 +187,6 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
-	if s.cfg.PprofListen != "" {
-		stopPprof, err := servePprof(s.cfg.PprofListen, s.log)
-		if err != nil {
-			return err
-		}
-		defer stopPprof()
-	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
-	}
 	s.addr = ln.Addr().String()
 	hs := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
