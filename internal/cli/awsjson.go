@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/smithy-go/middleware"
@@ -58,10 +59,15 @@ func decodeInput(data []byte, dst any) error {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("invalid JSON: %w", err)
+		return jsonError(data, err)
 	}
 	if dec.More() {
-		return errors.New("invalid JSON: data after the top-level value")
+		off := dec.InputOffset()
+		for off < int64(len(data)) && strings.IndexByte(" \t\r\n", data[off]) >= 0 {
+			off++
+		}
+		line, col := lineCol(data, off+1)
+		return fmt.Errorf("invalid JSON at line %d, column %d: data after the top-level value", line, col)
 	}
 	var problems []string
 	v = checkShape(v, reflect.TypeOf(dst).Elem(), "", &problems)
@@ -76,6 +82,41 @@ func decodeInput(data []byte, dst any) error {
 		return fmt.Errorf("%w: %v", errParamValidation, err)
 	}
 	return nil
+}
+
+// jsonError words a failure to decode data as "invalid JSON", with the line and column
+// (both from 1, columns in characters) where a syntax or type error was found.
+func jsonError(data []byte, err error) error {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		off = int64(len(data))
+		if len(bytes.TrimSpace(data)) == 0 {
+			return errors.New("invalid JSON: empty input")
+		}
+		err = errors.New("unexpected end of JSON input")
+	}
+	if off < 0 {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	line, col := lineCol(data, off)
+	return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
+}
+
+// lineCol returns the line and column (from 1; columns count characters) of the last byte
+// of data[:off], where encoding/json's error offsets point (they count the bytes read).
+func lineCol(data []byte, off int64) (line, col int) {
+	off = min(max(off, 1), int64(len(data)))
+	before := data[:max(off-1, 0)]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = 1 + utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])
+	return line, col
 }
 
 var timeType = reflect.TypeFor[time.Time]()

@@ -198,7 +198,7 @@ records a call rejects count as failed. At the end it prints records/s, MB/s (10
 the latency percentiles of the calls.`,
 		Example: `  hydrant bench --delivery-stream-name logs --concurrency 8 --record-bytes 1024 --duration 30s
   hydrant bench --delivery-stream-name logs --rate 5000 --duration 1m`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err
@@ -211,8 +211,8 @@ the latency percentiles of the calls.`,
 			}
 			res := runBench(ctx, c.firehose(), o)
 			secs := max(res.elapsed.Seconds(), 1e-9)
-			fmt.Fprintf(stdout, "PutRecordBatch to %s: %d workers, up to %d records of %d bytes per call, %s\n",
-				o.stream, o.concurrency, o.batchRecords, o.recordBytes, res.elapsed.Round(time.Millisecond))
+			fmt.Fprintf(stdout, "PutRecordBatch to %s: %s, up to %s of %s per call, %s\n",
+				o.stream, count(o.concurrency, "worker", "workers"), count(o.batchRecords, "record", "records"), count(o.recordBytes, "byte", "bytes"), res.elapsed.Round(time.Millisecond))
 			fmt.Fprintf(stdout, "calls       %d (%d failed)\n", res.calls, res.callErrors)
 			fmt.Fprintf(stdout, "records     %d sent, %d failed (%s)\n", res.sent, res.failed, formatMB(res.bytes))
 			fmt.Fprintf(stdout, "throughput  %.1f records/s, %.2f MB/s\n", float64(res.sent)/secs, float64(res.bytes)/1e6/secs)

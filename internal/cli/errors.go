@@ -22,7 +22,7 @@ func newErrors(stdout io.Writer) *cobra.Command {
 		Long: `Show the latest failures Hydrant kept for a delivery stream: failed object writes with
 the destination's error code, and records sent to the error output by processing or
 dynamic partitioning. Each is also logged by the server as a structured record.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			u := strings.TrimRight(endpoint, "/") + "/_hydrant/streams/" + url.PathEscape(stream) + "/delivery"
 			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, u, nil)
@@ -34,6 +34,16 @@ dynamic partitioning. Each is also logged by the server as a structured record.`
 				return fmt.Errorf("read delivery status: %w", err)
 			}
 			defer resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound {
+				af := awsFlags{endpoint: endpoint}
+				c, err := af.connect(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if err := checkStreamExists(cmd.Context(), c, stream); err != nil {
+					return err
+				}
+			}
 			if resp.StatusCode != http.StatusOK {
 				b, _ := io.ReadAll(resp.Body)
 				return fmt.Errorf("read delivery status: %s: %s", resp.Status, strings.TrimSpace(string(b)))

@@ -148,7 +148,7 @@ API on its Firehose endpoint; against AWS (--endpoint-url aws) the requests go t
 monitoring.<region>.amazonaws.com. AWS_ENDPOINT_URL_CLOUDWATCH overrides the endpoint
 when --endpoint-url is not given.`,
 		Example: `  hydrant metrics --delivery-stream-name logs --minutes 30 --period 300`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if minutes < 1 {
 				return fmt.Errorf("--minutes %d: must be at least 1", minutes)
@@ -189,6 +189,11 @@ when --endpoint-url is not given.`,
 						rows[ts] = slices.Repeat([]string{"-"}, len(cols))
 					}
 					rows[ts][i] = strconv.FormatFloat(math.Round(*v*1000)/1000, 'f', -1, 64)
+				}
+			}
+			if len(rows) == 0 {
+				if err := checkStreamExists(ctx, c, stream); err != nil {
+					return err
 				}
 			}
 			return writeMetricsTable(stdout, cols, rows, time.Local)

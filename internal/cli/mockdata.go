@@ -214,7 +214,7 @@ rising over the hour before --end), method, path, status, bytes, referrer, user_
 session. Requests of one session share its address and browser. The same --seed and --end
 give the same bytes; without --seed the seed is random.`,
 		Example: `  hydrant mock-data --count 2550 --seed 7 > traffic.jsonl`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if count < 0 {
 				return fmt.Errorf("--count %d: must not be negative", count)

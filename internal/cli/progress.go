@@ -84,8 +84,8 @@ func (p *progress) finish(now time.Time, c counts) {
 
 func (p *progress) draw(now time.Time, c counts) {
 	secs := max(now.Sub(p.start).Seconds(), 1e-9)
-	rates := fmt.Sprintf("%d records  %s  %.0f records/s  %.2f MB/s  retried %d  failed %d",
-		c.records, formatMB(c.bytes), float64(c.records)/secs, float64(c.bytes)/1e6/secs, c.retried, c.failed)
+	rates := fmt.Sprintf("%s  %s  %.0f records/s  %.2f MB/s  retried %d  failed %d",
+		count(int(c.records), "record", "records"), formatMB(c.bytes), float64(c.records)/secs, float64(c.bytes)/1e6/secs, c.retried, c.failed)
 	if p.mode == progressLines {
 		fmt.Fprintf(p.w, "progress: %s  (%s)\n", rates, now.Sub(p.start).Round(time.Millisecond))
 		return

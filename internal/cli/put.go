@@ -26,7 +26,7 @@ RecordId. The record is --data's text as is (not base64) or --file's bytes (- fo
 --newline appends a newline, since Firehose concatenates records.`,
 		Example: `  hydrant put --delivery-stream-name logs --data '{"msg":"hello"}' --newline
   hydrant put --delivery-stream-name logs --file event.json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			flags := cmd.Flags()
 			var record []byte

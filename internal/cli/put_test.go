@@ -146,9 +146,9 @@ func TestReadWindows(t *testing.T) {
 		{"lines keep newlines", formatLines, "a\nb\r\n\n  \nc", true, []string{"a\n", "b\r\n", "c\n"}, ""},
 		{"lines without newlines", formatLines, "a\nb\r\nc", false, []string{"a", "b", "c"}, ""},
 		{"auto picks jsonl", formatAuto, "{\"a\":1}\n{\"a\":2}\n", true, []string{"{\"a\":1}\n", "{\"a\":2}\n"}, ""},
-		{"auto jsonl stops at a non-JSON line", formatAuto, "{\"a\":1}\nnope\n{}\n", true, []string{"{\"a\":1}\n"}, "line 2: not JSON"},
+		{"auto jsonl stops at a non-JSON line", formatAuto, "{\"a\":1}\nnope\n{}\n", true, []string{"{\"a\":1}\n"}, "line 2, column 2: not JSON: invalid character 'o' in literal null (expecting 'u')"},
 		{"auto picks lines", formatAuto, "plain\n{\"a\":1}\n", true, []string{"plain\n", "{\"a\":1}\n"}, ""},
-		{"jsonl rejects text", formatJSONL, "\nplain\n", true, nil, "line 2: not JSON"},
+		{"jsonl rejects text", formatJSONL, "\nplain\n", true, nil, "line 2, column 1: not JSON: invalid character 'p' looking for beginning of value"},
 		{"long line", formatLines, strings.Repeat("x", 3<<20) + "\n", true, []string{strings.Repeat("x", 3<<20) + "\n"}, ""},
 	}
 	for _, tt := range tests {

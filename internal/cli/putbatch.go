@@ -64,7 +64,7 @@ still failed are written to --failed-file, one a line, ready to be sent again, a
 command exits non-zero.`,
 		Example: `  hydrant mock-data --count 2550 > traffic.jsonl
   hydrant put-batch --delivery-stream-name logs --file traffic.jsonl --failed-file failed.jsonl`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if o.concurrency < 1 {
@@ -294,7 +294,15 @@ func readWindows(ctx context.Context, in io.Reader, format string, keepNewlines 
 			}
 			if format == formatJSONL && !json.Valid(content) {
 				emit()
-				return fmt.Errorf("line %d: not JSON (use --format lines to send lines as they are)", lineNo)
+				var v any
+				reason := "not JSON"
+				_, col := lineCol(content, int64(len(content)))
+				var se *json.SyntaxError
+				if err := json.Unmarshal(content, &v); errors.As(err, &se) {
+					reason = "not JSON: " + se.Error()
+					_, col = lineCol(content, se.Offset)
+				}
+				return fmt.Errorf("line %d, column %d: %s (use --format lines to send lines as they are)", lineNo, col, reason)
 			}
 			rec := line
 			if !keepNewlines {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,7 +29,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "A self-hosted, wire-compatible Amazon Data Firehose",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(debug.ReadBuildInfo()),
 	}
+	root.SetVersionTemplate("hydrant {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServe(stderr), newErrors(stdout), newPut(stdout), newPutBatch(stdout, stderr), newStreams(stdout, stderr),

@@ -59,7 +59,7 @@ func newStreamsList(stdout io.Writer) *cobra.Command {
 		Long: `List delivery stream names, one a line, following every page. With --output json it makes one
 ListDeliveryStreams call (--limit, --exclusive-start-delivery-stream-name) and prints the
 response as the AWS CLI's "firehose list-delivery-streams" does.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c, err := af.connect(ctx)
@@ -121,7 +121,7 @@ func newStreamsDescribe(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe",
 		Short: "Describe a delivery stream (JSON, as the AWS CLI prints it)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c, err := af.connect(ctx)
@@ -167,7 +167,7 @@ CLI does: JSON text, or file://path to read it from a file. --delivery-stream-na
 CLI prints it; --wait then polls until the stream is ACTIVE (and fails on CREATING_FAILED).`,
 		Example: `  hydrant streams create --cli-input-json file://stream.json --wait
   hydrant streams create --delivery-stream-name logs --cli-input-json '{"ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::000000000000:role/r","BucketARN":"arn:aws:s3:::logs"}}'`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			in := &firehose.CreateDeliveryStreamInput{}
@@ -251,7 +251,7 @@ func newStreamsDelete(stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete a delivery stream",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			c, err := af.connect(ctx)
@@ -317,4 +317,16 @@ func poll(ctx context.Context, done func() (bool, error)) error {
 		}
 		pause = min(2*pause, 2*time.Second)
 	}
+}
+
+// checkStreamExists calls DescribeDeliveryStream and returns its error only when the
+// stream does not exist, for commands whose own API answers a missing stream with nothing
+// (CloudWatch returns no datapoints) or with a message of its own. Other failures, such as
+// a missing permission, are not the command's concern and yield nil.
+func checkStreamExists(ctx context.Context, c *conn, name string) error {
+	_, err := c.firehose().DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(name)})
+	if nf := (*types.ResourceNotFoundException)(nil); errors.As(err, &nf) {
+		return &callError{"DescribeDeliveryStream", err}
+	}
+	return nil
 }

@@ -43,7 +43,7 @@ func PutRecord(ctx context.Context, c Client, stream string, data []byte, cfg Co
 		code, _ := errorCode(err)
 		if !Retryable(err) || attempt >= cfg.MaxTrials {
 			log.Error("put record failed", "records", 1, "attempt", attempt, "code", code, "err", err)
-			return "", fmt.Errorf("put record to %s after %d attempts: %w", stream, attempt, err)
+			return "", fmt.Errorf("put record to %s after %s: %w", stream, count(attempt, "attempt", "attempts"), err)
 		}
 		d, ok, werr := cfg.wait(ctx, attempt-1, deadline)
 		if werr != nil {
@@ -51,7 +51,7 @@ func PutRecord(ctx context.Context, c Client, stream string, data []byte, cfg Co
 		}
 		if !ok {
 			log.Error("put record failed", "records", 1, "attempt", attempt, "code", code, "err", err, "reason", "MaxElapsed")
-			return "", fmt.Errorf("put record to %s after %d attempts (MaxElapsed %v): %w", stream, attempt, cfg.MaxElapsed, err)
+			return "", fmt.Errorf("put record to %s after %s (MaxElapsed %v): %w", stream, count(attempt, "attempt", "attempts"), cfg.MaxElapsed, err)
 		}
 		log.Warn("put record retry", "records", 1, "attempt", attempt, "code", code, "err", err, "delay", d)
 	}
@@ -206,7 +206,7 @@ func (s *sender) send(ctx context.Context, recs []rec, deadline time.Time, res *
 		}
 		out, err := s.c.PutRecordBatch(ctx, in, noSDKRetries)
 		if err == nil && len(out.RequestResponses) != len(in.Records) {
-			err = fmt.Errorf("malformed response: %d entries for %d records", len(out.RequestResponses), len(in.Records))
+			err = fmt.Errorf("malformed response: %s for %s", count(len(out.RequestResponses), "entry", "entries"), count(len(in.Records), "record", "records"))
 		}
 		retry := todo[:0]
 		if err != nil {

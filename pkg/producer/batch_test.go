@@ -87,7 +87,7 @@ func TestPutRecordBatchResendsOnlyFailed(t *testing.T) {
 			[][]string{{"0", "1"}}, Result{Failed: failed("InvalidArgumentException", "bad", 1, 0, 1)}},
 		{"malformed response not retried", 2, 2, func(n int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
 			return okOutput(1, nil), nil
-		}, [][]string{{"0", "1"}}, Result{Failed: failed(ErrorCodeTransport, "malformed response: 1 entries for 2 records", 1, 0, 1)}},
+		}, [][]string{{"0", "1"}}, Result{Failed: failed(ErrorCodeTransport, "malformed response: 1 entry for 2 records", 1, 0, 1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
