@@ -1,9 +1,9 @@
 // Command runner serves the Lambda Invoke API on a local address for the sample functions, so
 // that a Hydrant stream with a Lambda processor can run without AWS:
 //
-//	go run ./examples/lambda/runner -listen 127.0.0.1:9001
+//	go run ./examples/lambda/runner -listen 127.0.0.1:9101
 //
-// and in Hydrant's Lambda configuration Endpoint "http://127.0.0.1:9001" with Anonymous. It
+// and in Hydrant's Lambda configuration Endpoint "http://127.0.0.1:9101" with Anonymous. It
 // serves MetadataExtractor (examples/lambda/metadata-extractor), AlwaysFails (every
 // invocation is a function error) and Garbage (returns a body that is not JSON), by name or by
 // any ARN ending in :function:<name>[:qualifier].
@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:9001", "address to serve the Lambda Invoke API on")
+	listen := flag.String("listen", "127.0.0.1:9101", "address to serve the Lambda Invoke API on")
 	verbose := flag.Bool("v", false, "log every invocation")
 	flag.Parse()
 	level := slog.LevelInfo
