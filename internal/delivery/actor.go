@@ -73,12 +73,11 @@ func (l *legRun) simple() bool { return l.Processor == nil && !l.Dynamic }
 
 // object is a sealed buffer on its way to the store.
 type object struct {
-	id     uint64
-	leg    *legRun
-	gen    int
-	key    string
-	buf    *buffer
-	intent bool // its intent is saved
+	id  uint64
+	leg *legRun
+	gen int
+	key string
+	buf *buffer
 }
 
 // flushReq is a Flush waiting for every message up to upTo to be settled.
@@ -159,13 +158,11 @@ type actor struct {
 	procWait          map[uint64]procResult
 	procInFlight      int
 
-	sealed       []*object // intent not saved yet
-	queue        []*object // intent saved, waiting for a writer
-	inFlight     int
-	unwritten    int // bytes in sealed, queued and in-flight objects
-	savingIntent bool
-	savingState  bool
-	stateDirty   bool
+	sealed      []*object // intent not saved yet
+	queue       []*object // intent saved, waiting for a writer
+	unwritten   int       // bytes in sealed, queued and in-flight objects
+	savingState bool
+	stateDirty  bool
 
 	flushes     []*flushReq
 	timer       Timer
@@ -228,9 +225,7 @@ func (a *actor) run(ctx context.Context) (err error) {
 			return nil
 		case c := <-a.mail:
 			if c.apply != nil {
-				if err := a.apply(ctx, *c.apply); err != nil {
-					return err
-				}
+				a.apply(ctx, *c.apply)
 			}
 			if c.flush != nil {
 				a.flushes = append(a.flushes, c.flush)
@@ -251,9 +246,7 @@ func (a *actor) run(ctx context.Context) (err error) {
 			}
 		case <-timerC:
 			a.timer = nil
-			if err := a.onTimer(ctx); err != nil {
-				return err
-			}
+			a.onTimer(ctx)
 		case <-refreshC:
 			a.refresh = nil
 			if a.ready {
@@ -262,9 +255,7 @@ func (a *actor) run(ctx context.Context) (err error) {
 			continue
 		}
 		if a.ready {
-			if err := a.step(ctx); err != nil {
-				return err
-			}
+			a.step(ctx)
 		}
 	}
 }
@@ -278,8 +269,8 @@ func (a *actor) reset() {
 	a.kits = newKitPool(a.d.Compression)
 	a.writing = map[uint64]*object{}
 	a.sealed, a.queue, a.savingObjs = nil, nil, nil
-	a.inFlight, a.unwritten = 0, 0
-	a.savingIntent, a.savingState, a.stateDirty = false, false, false
+	a.unwritten = 0
+	a.savingState, a.stateDirty = false, false
 	a.led, a.legs, a.ready = nil, nil, false
 	a.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 }
@@ -351,11 +342,11 @@ func (a *actor) buildLegs(spec Spec) {
 
 // apply switches to a new spec: buffers, sealed objects and processing of the old one are
 // dropped and their messages read again; writes in flight finish.
-func (a *actor) apply(ctx context.Context, spec Spec) error {
+func (a *actor) apply(ctx context.Context, spec Spec) {
 	a.spec = spec
 	a.gen++
 	if !a.ready {
-		return nil // recovery builds the legs from the new spec
+		return // recovery builds the legs from the new spec
 	}
 	for _, lr := range a.legs {
 		for _, p := range lr.b.sorted() {
@@ -387,7 +378,6 @@ func (a *actor) apply(ctx context.Context, spec Spec) error {
 	}
 	a.buildLegs(spec)
 	a.startReader(ctx, a.led.Cursor())
-	return nil
 }
 
 // startReader (re)starts the journal reader at from.
@@ -528,9 +518,7 @@ func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
 		}
 		a.led.Hold(lr.Name, b.Seq, n)
 		a.led.Routed(lr.Name, b.Seq)
-		if err := a.checkFull(lr, p, b.Pending == 0); err != nil {
-			return err
-		}
+		a.checkFull(lr, p, b.Pending == 0)
 	}
 	a.submitReady(ctx, b.Pending == 0)
 	return nil
@@ -538,7 +526,7 @@ func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
 
 // checkFull seals p when full, the leg's buffers when over their bound, and everything with
 // zero buffering once the reader caught up.
-func (a *actor) checkFull(lr *legRun, p *buffer, caughtUp bool) error {
+func (a *actor) checkFull(lr *legRun, p *buffer, caughtUp bool) {
 	if p != nil && lr.b.parts[p.id] == p && lr.b.full(p) {
 		a.seal(lr, p)
 	}
@@ -550,7 +538,6 @@ func (a *actor) checkFull(lr *legRun, p *buffer, caughtUp bool) error {
 			a.seal(lr, q)
 		}
 	}
-	return nil
 }
 
 // submitReady hands gathered messages to the processing stage: at once without a Lambda, by
@@ -671,9 +658,9 @@ func (a *actor) route(r procResult) {
 			continue
 		}
 		seen[p] = true
-		_ = a.checkFull(lr, p, false)
+		a.checkFull(lr, p, false)
 	}
-	_ = a.checkFull(lr, nil, r.job.caughtUp)
+	a.checkFull(lr, nil, r.job.caughtUp)
 }
 
 // seal closes a buffer as an object with its key; its intent is saved before it is written.
@@ -764,12 +751,12 @@ func (a *actor) failObject(o *object, code string, cause error) {
 		a.led.Hold(cur.Name, r.Seq, r.N)
 	}
 	a.led.Drop(o.id)
-	_ = a.checkFull(cur, e, false)
+	a.checkFull(cur, e, false)
 }
 
 // step runs after every event: it saves intents, starts writes, submits processing, seals for
 // flushes, saves progress, answers flushes and arms the timer.
-func (a *actor) step(ctx context.Context) error {
+func (a *actor) step(ctx context.Context) {
 	if a.flushArmed() {
 		a.submitReady(ctx, false)
 		up := a.flushTarget()
@@ -795,7 +782,6 @@ func (a *actor) step(ctx context.Context) error {
 	a.answerFlushes()
 	a.arm()
 	a.publish(false)
-	return nil
 }
 
 // flushArmed reports whether a flush waits and every message it needs has been read.
@@ -838,16 +824,15 @@ func (a *actor) answerFlushes() {
 
 // saveIntents saves the intents of sealed objects, one batch save at a time.
 func (a *actor) saveIntents(ctx context.Context) {
-	if a.savingIntent || len(a.sealed) == 0 {
+	if a.savingObjs != nil || len(a.sealed) == 0 {
 		return
 	}
 	objs := a.sealed
 	a.sealed = nil
 	a.savingObjs = objs
-	a.savingIntent = true
 	ios := make([]intentObject, len(objs))
 	for i, o := range objs {
-		ios[i] = intentObject{ID: o.id, Leg: o.leg.Name, Bucket: o.leg.Bucket, Key: o.key, Runs: o.buf.runs}
+		ios[i] = intentObject{Leg: o.leg.Name, Bucket: o.leg.Bucket, Key: o.key, Runs: o.buf.runs}
 	}
 	batches := encodeIntents(ios)
 	// Each batch holds a run of whole objects, in order; split objs the same way.
@@ -890,7 +875,6 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 	case procResult:
 		return a.onProcessed(r)
 	case intentsSaved:
-		a.savingIntent = false
 		a.savingObjs = nil
 		if r.err != nil {
 			return fmt.Errorf("save flush intents: %w", r.err)
@@ -905,12 +889,10 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 				if o.gen != a.gen { // dropped by a configuration change while its intent was saved
 					continue
 				}
-				o.intent = true
 				a.queue = append(a.queue, o)
 			}
 		}
 	case writeDone:
-		a.inFlight--
 		o := r.o
 		delete(a.writing, o.id)
 		switch {
@@ -983,7 +965,7 @@ func (a *actor) saveState(ctx context.Context) {
 
 // onTimer seals the buffers whose interval passed and submits gathered messages that waited
 // long enough.
-func (a *actor) onTimer(ctx context.Context) error {
+func (a *actor) onTimer(ctx context.Context) {
 	now := a.d.Clock.Now()
 	for _, lr := range a.legs {
 		if lr.Interval > 0 {
@@ -993,7 +975,6 @@ func (a *actor) onTimer(ctx context.Context) error {
 		}
 	}
 	a.submitReady(ctx, false)
-	return nil
 }
 
 // arm sets the timer to the next buffer deadline or Lambda gathering deadline.

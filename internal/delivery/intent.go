@@ -49,7 +49,6 @@ func subIdentity(suffix string) uint64 {
 
 // intentObject is one object of an intent batch.
 type intentObject struct {
-	ID     uint64
 	Leg    string
 	Bucket string
 	Key    string
@@ -66,7 +65,6 @@ var errIntent = errors.New("malformed intent batch")
 
 // appendIntentObject appends the encoding of o.
 func appendIntentObject(b []byte, o intentObject) []byte {
-	b = binary.AppendUvarint(b, o.ID)
 	b = appendString(b, o.Leg)
 	b = appendString(b, o.Bucket)
 	b = appendString(b, o.Key)
@@ -141,7 +139,6 @@ func decodeIntents(b []byte) ([]intentObject, error) {
 	out := make([]intentObject, 0, n)
 	for range n {
 		var o intentObject
-		o.ID = d.uvarint()
 		o.Leg, o.Bucket, o.Key = d.string(), d.string(), d.string()
 		nr := d.uvarint()
 		if d.err != nil || nr > uint64(len(d.b)) {

@@ -35,7 +35,6 @@ type entry struct {
 	key    string
 	runs   []Run
 	state  objState
-	slot   int // intent slot, -1 until saved
 	maxSeq uint64
 }
 
@@ -101,14 +100,6 @@ func (l *Ledger) Legs() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// Settled returns a leg's settled mark.
-func (l *Ledger) Settled(leg string) uint64 {
-	if b, ok := l.legs[leg]; ok {
-		return b.settled
-	}
-	return 0
 }
 
 // Marks returns every live leg's settled mark.
@@ -211,7 +202,7 @@ func (l *Ledger) Unroute(leg string) {
 func (l *Ledger) Seal(leg, bucket, key string, runs []Run) uint64 {
 	id := l.nextID
 	l.nextID++
-	e := &entry{id: id, leg: leg, bucket: bucket, key: key, runs: runs, slot: -1}
+	e := &entry{id: id, leg: leg, bucket: bucket, key: key, runs: runs}
 	for _, r := range runs {
 		e.maxSeq = max(e.maxSeq, r.Seq)
 	}
@@ -226,7 +217,7 @@ func (l *Ledger) Intended(slot int, ids []uint64) {
 		if e == nil || e.state != objSealed {
 			continue
 		}
-		e.state, e.slot = objIntended, slot
+		e.state = objIntended
 		l.slots[slot] = append(l.slots[slot], id)
 		if b := l.legs[e.leg]; b != nil {
 			for _, r := range e.runs {
@@ -270,15 +261,6 @@ func (l *Ledger) unhold(e *entry) {
 	for _, r := range e.runs {
 		l.Release(e.leg, r.Seq, r.N)
 	}
-}
-
-// Object returns what the ledger knows of object id.
-func (l *Ledger) Object(id uint64) (leg, bucket, key string, runs []Run, ok bool) {
-	e := l.objs[id]
-	if e == nil {
-		return "", "", "", nil, false
-	}
-	return e.leg, e.bucket, e.key, e.runs, true
 }
 
 // Skip returns the records of message seq that leg must not route again because an intended
@@ -417,7 +399,7 @@ func (l *Ledger) Reserve(slot int) {
 func (l *Ledger) Restore(slot int, leg, bucket, key string, runs []Run, exists bool) {
 	id := l.nextID
 	l.nextID++
-	e := &entry{id: id, leg: leg, bucket: bucket, key: key, runs: runs, slot: slot, state: objDropped}
+	e := &entry{id: id, leg: leg, bucket: bucket, key: key, runs: runs, state: objDropped}
 	for _, r := range runs {
 		e.maxSeq = max(e.maxSeq, r.Seq)
 	}

@@ -138,7 +138,7 @@ func (w *world) intend() {
 	for id, st := range w.state {
 		if st == objSealed {
 			ids = append(ids, id)
-			ios = append(ios, intentObject{ID: id, Leg: legName, Bucket: "b", Key: w.keyOf[id], Runs: runsOf(w.objs[id])})
+			ios = append(ios, intentObject{Leg: legName, Bucket: "b", Key: w.keyOf[id], Runs: runsOf(w.objs[id])})
 		}
 	}
 	if len(ids) == 0 {
@@ -317,8 +317,8 @@ func TestIdentity(t *testing.T) {
 
 func TestIntentBatchRoundTrip(t *testing.T) {
 	objs := []intentObject{
-		{ID: 1, Leg: "destination", Bucket: "b", Key: "p/k-1", Runs: []Run{{Seq: 5, Whole: true, N: 3}, {Seq: 9, Whole: true}}},
-		{ID: 7, Leg: "backup", Bucket: "bk", Key: "x", Runs: []Run{{Seq: 2, N: 3, IDs: []uint64{3 << 40, 1 << 40, 7<<40 | 2}}}},
+		{Leg: "destination", Bucket: "b", Key: "p/k-1", Runs: []Run{{Seq: 5, Whole: true, N: 3}, {Seq: 9, Whole: true}}},
+		{Leg: "backup", Bucket: "bk", Key: "x", Runs: []Run{{Seq: 2, N: 3, IDs: []uint64{3 << 40, 1 << 40, 7<<40 | 2}}}},
 	}
 	batches := encodeIntents(objs)
 	if len(batches) != 1 {
@@ -338,7 +338,7 @@ func TestIntentBatchRoundTrip(t *testing.T) {
 		for k := range ids {
 			ids[k] = uint64(k) << 40
 		}
-		big[i] = intentObject{ID: uint64(i), Leg: "d", Key: "k", Runs: []Run{{Seq: 1, N: len(ids), IDs: ids}}}
+		big[i] = intentObject{Leg: "d", Key: "k", Runs: []Run{{Seq: 1, N: len(ids), IDs: ids}}}
 	}
 	split := encodeIntents(big)
 	n := 0
@@ -362,8 +362,8 @@ func TestIntentBatchRoundTrip(t *testing.T) {
 
 func FuzzDecodeIntents(f *testing.F) {
 	for _, b := range encodeIntents([]intentObject{
-		{ID: 1, Leg: "destination", Bucket: "b", Key: "p/k", Runs: []Run{{Seq: 5, Whole: true, N: 3}}},
-		{ID: 2, Leg: "d", Key: "k", Runs: []Run{{Seq: 3, N: 2, IDs: []uint64{1, 1 << 40}}, {Seq: 4, N: 1, IDs: []uint64{0}}}},
+		{Leg: "destination", Bucket: "b", Key: "p/k", Runs: []Run{{Seq: 5, Whole: true, N: 3}}},
+		{Leg: "d", Key: "k", Runs: []Run{{Seq: 3, N: 2, IDs: []uint64{1, 1 << 40}}, {Seq: 4, N: 1, IDs: []uint64{0}}}},
 	}) {
 		f.Add(b)
 	}

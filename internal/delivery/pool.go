@@ -15,10 +15,9 @@ import (
 
 // startWrites starts queued writes while the stream has free writer slots.
 func (a *actor) startWrites(ctx context.Context) {
-	for len(a.queue) > 0 && a.inFlight < a.d.WritesPerStream {
+	for len(a.queue) > 0 && len(a.writing) < a.d.WritesPerStream {
 		o := a.queue[0]
 		a.queue = a.queue[1:]
-		a.inFlight++
 		a.writing[o.id] = o
 		a.spawn(ctx, func(ctx context.Context) any { return a.write(ctx, o) })
 	}
