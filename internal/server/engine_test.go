@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -25,15 +24,7 @@ import (
 // good ones are delivered, the bad one is in the error output, and the stream keeps flowing.
 func TestUnusableKeyGoesToTheErrorOutputAndTheStreamFlows(t *testing.T) {
 	ts := startServer(t, "")
-	cfg := s3Config("dp")
-	cfg.BufferingHints = &types.BufferingHints{SizeInMBs: aws.Int32(64), IntervalInSeconds: aws.Int32(900)}
-	cfg.DynamicPartitioningConfiguration = &types.DynamicPartitioningConfiguration{Enabled: aws.Bool(true)}
-	cfg.Prefix = aws.String("customer_id=!{partitionKeyFromQuery:customer_id}/")
-	cfg.ErrorOutputPrefix = aws.String("errors/!{firehose:error-output-type}/")
-	cfg.ProcessingConfiguration = processors(
-		proc(types.ProcessorTypeMetadataExtraction, "MetadataExtractionQuery", "{customer_id:.customer_id}", "JsonParsingEngine", "JQ-1.6"),
-		proc(types.ProcessorTypeAppendDelimiterToRecord),
-	)
+	cfg := customerPartitioned("dp")
 	ts.createStream(t, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("dp"), ExtendedS3DestinationConfiguration: cfg})
 	long := strings.Repeat("x", 300)
 	putLines(t, ts, "dp", `{"customer_id":"a","n":1}`, `{"customer_id":"`+long+`","n":2}`, `{"customer_id":"b","n":3}`)
@@ -66,20 +57,6 @@ func TestUnusableKeyGoesToTheErrorOutputAndTheStreamFlows(t *testing.T) {
 	raw, _ := base64.StdEncoding.DecodeString(doc.RawData)
 	if doc.ErrorCode != "S3.InvalidObject" || !strings.Contains(string(raw), long) {
 		t.Errorf("error document %+v (raw %q): want S3.InvalidObject with the record", doc, raw)
-	}
-}
-
-// flushWithin posts a flush that must answer within d.
-func flushWithin(t testing.TB, ts *testServer, d time.Duration) {
-	t.Helper()
-	c := &http.Client{Timeout: d}
-	resp, err := c.Post(ts.url+"/_hydrant/flush", "application/json", nil)
-	if err != nil {
-		t.Fatalf("flush did not answer within %v: %v", d, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("flush: %s", resp.Status)
 	}
 }
 

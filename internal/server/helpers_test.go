@@ -120,9 +120,16 @@ func (ts *testServer) waitStatus(t testing.TB, name string, want types.DeliveryS
 // flush asks the server to deliver every buffered record now.
 func (ts *testServer) flush(t testing.TB) {
 	t.Helper()
-	resp, err := http.Post(ts.url+"/_hydrant/flush", "application/json", nil)
+	flushWithin(t, ts, 2*time.Minute)
+}
+
+// flushWithin posts a flush that must answer within d.
+func flushWithin(t testing.TB, ts *testServer, d time.Duration) {
+	t.Helper()
+	c := &http.Client{Timeout: d}
+	resp, err := c.Post(ts.url+"/_hydrant/flush", "application/json", nil)
 	if err != nil {
-		t.Fatalf("flush: %v", err)
+		t.Fatalf("flush did not answer within %v: %v", d, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

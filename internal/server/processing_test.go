@@ -55,9 +55,10 @@ func byDir(objs map[string][]byte) map[string]string {
 	return out
 }
 
-func TestDynamicPartitioningByJQ(t *testing.T) {
-	ts := startServer(t, "")
-	cfg := s3Config("dp")
+// customerPartitioned is a destination that partitions JSON lines by .customer_id with JQ,
+// 900 s buffers, and the error output under errors/.
+func customerPartitioned(bucket string) *types.ExtendedS3DestinationConfiguration {
+	cfg := s3Config(bucket)
 	cfg.BufferingHints = &types.BufferingHints{SizeInMBs: aws.Int32(64), IntervalInSeconds: aws.Int32(900)}
 	cfg.DynamicPartitioningConfiguration = &types.DynamicPartitioningConfiguration{Enabled: aws.Bool(true)}
 	cfg.Prefix = aws.String("customer_id=!{partitionKeyFromQuery:customer_id}/")
@@ -66,6 +67,12 @@ func TestDynamicPartitioningByJQ(t *testing.T) {
 		proc(types.ProcessorTypeMetadataExtraction, "MetadataExtractionQuery", "{customer_id:.customer_id}", "JsonParsingEngine", "JQ-1.6"),
 		proc(types.ProcessorTypeAppendDelimiterToRecord),
 	)
+	return cfg
+}
+
+func TestDynamicPartitioningByJQ(t *testing.T) {
+	ts := startServer(t, "")
+	cfg := customerPartitioned("dp")
 	ts.createStream(t, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("dp"), ExtendedS3DestinationConfiguration: cfg})
 	putLines(t, ts, "dp", `{"customer_id":"a","n":1}`, `{"customer_id":"b","n":2}`, `{"customer_id":"a","n":3}`, `not json`,
 		`{"customer_id":"x/../y"}`) // a key no object store can hold: to the error output, not a stuck stream
