@@ -296,7 +296,7 @@ func (a *actor) spawn(ctx context.Context, f func(ctx context.Context) any) {
 }
 
 // retry calls f until it succeeds, fails permanently, or ctx ends, waiting with back-off.
-func (a *actor) retry(ctx context.Context, what string, f func() error) error {
+func (a *actor) retry(ctx context.Context, what string, f func() error, attrs ...any) error {
 	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	for attempt := 1; ; attempt++ {
 		err := f()
@@ -304,7 +304,7 @@ func (a *actor) retry(ctx context.Context, what string, f func() error) error {
 			return err
 		}
 		d := a.d.Backoff.Delay(attempt, rnd)
-		a.d.Logger.Warn(what+" failed; retrying", "stream", a.stream, "attempt", attempt, "retry_in", d, "err", err)
+		a.d.Logger.Warn(what+" failed; retrying", append([]any{"stream", a.stream, "attempt", attempt, "retry_in", d, "err", err}, attrs...)...)
 		if err := sleep(ctx, a.d.Clock, d); err != nil {
 			return err
 		}
@@ -903,8 +903,10 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 			o.leg.b.reuse(o.buf.data)
 		case r.permanent:
 			a.failObject(o, ErrorCode(r.err), r.err)
-		default: // cancelled with the actor
+		case ctx.Err() != nil: // cancelled with the actor
 			return nil
+		default:
+			return fmt.Errorf("write %s: %w", o.key, r.err)
 		}
 	case stateSaved:
 		a.savingState = false

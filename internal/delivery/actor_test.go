@@ -624,3 +624,26 @@ func TestProcessingIsParallelWithinItsBounds(t *testing.T) {
 		t.Errorf("%d records delivered, want 40", got)
 	}
 }
+
+// TestObjectThatCannotBeEncodedDoesNotStopTheStream: an encoder that cannot be built fails the
+// write permanently; the records go to the error output, which fails the same way, so they are
+// dropped and counted, and the stream settles instead of waiting forever.
+func TestObjectThatCannotBeEncodedDoesNotStopTheStream(t *testing.T) {
+	j := openJournal(t)
+	out := newStore()
+	rec := newRecorder()
+	spec := testSpec(t)
+	spec.Legs[0].Compression = "BROTLI"
+	r := run(t, Deps{Log: j, State: j, Objects: out, Metrics: rec}, spec)
+	appendAll(t, j, "a", "b")
+	r.flush(t, "s")
+	if got := rec.sum("DroppedRecords"); got != 2 {
+		t.Errorf("DroppedRecords = %v, want 2", got)
+	}
+	if got := out.snapshot(); len(got) != 0 {
+		t.Errorf("objects %v written with an unknown compression", got)
+	}
+	if st, _ := j.LoadState(context.Background(), "s"); st.Cursor != 3 {
+		t.Errorf("cursor %d, want 3: the stream must settle", st.Cursor)
+	}
+}

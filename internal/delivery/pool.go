@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
@@ -38,38 +36,35 @@ func (a *actor) write(ctx context.Context, o *object) writeDone {
 	}
 	defer a.kits.put(lr.Compression, kit)
 	body, err := kit.encode(o.buf.data)
-	if err != nil {
-		return writeDone{o: o, err: fmt.Errorf("compress object: %w", err)}
+	if err != nil { // the encoders fail only on their own state: retrying cannot help
+		return writeDone{o: o, err: err, permanent: true}
 	}
 	obj := destination.Object{
 		Bucket: lr.Bucket, Key: o.key, Body: body, ContentType: "application/octet-stream",
 		ContentEncoding: lr.Compression.ContentEncoding(), KMSKeyARN: lr.KMSKeyARN,
 	}
-	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	for attempt := 1; ; attempt++ {
+	err = a.retry(ctx, "deliver object", func() error {
 		err := a.d.Objects.PutObject(ctx, obj)
 		if ctx.Err() != nil {
-			return writeDone{o: o, err: ctx.Err()}
+			return err
 		}
 		ok := 0.0
 		if err == nil {
 			ok = 1
+		} else if !destination.IsPermanent(err) {
+			a.status.failed(lr.Name, ErrorCode(err), err, a.d.Clock.Now())
 		}
 		a.d.Metrics.Record(a.stream, lr.metricPrefix()+".Success", metrics.UnitCount, ok)
-		if err == nil {
-			a.d.Logger.Debug("delivered object", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "records", o.buf.records(), "bytes", len(o.buf.data))
-			return writeDone{o: o, stored: len(body)}
-		}
-		code := ErrorCode(err)
-		if destination.IsPermanent(err) {
-			return writeDone{o: o, err: err, permanent: true}
-		}
-		a.status.failed(lr.Name, code, err, a.d.Clock.Now())
-		d := a.d.Backoff.Delay(attempt, rnd)
-		a.d.Logger.Warn("deliver object failed; retrying", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "code", code, "attempt", attempt, "retry_in", d, "err", err)
-		if err := sleep(ctx, a.d.Clock, d); err != nil {
-			return writeDone{o: o, err: err}
-		}
+		return err
+	}, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key)
+	switch {
+	case err == nil:
+		a.d.Logger.Debug("delivered object", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "records", o.buf.records(), "bytes", len(o.buf.data))
+		return writeDone{o: o, stored: len(body)}
+	case ctx.Err() != nil:
+		return writeDone{o: o, err: ctx.Err()}
+	default:
+		return writeDone{o: o, err: err, permanent: destination.IsPermanent(err)}
 	}
 }
 
