@@ -37,9 +37,7 @@ func newFirehose(url string) *firehose.Client {
 // it is ACTIVE.
 func createS3Stream(t testing.TB, c *firehose.Client, name, bucket string, sizeMB, intervalS int32) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := c.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{
+	createStream(t, c, &firehose.CreateDeliveryStreamInput{
 		DeliveryStreamName: aws.String(name),
 		ExtendedS3DestinationConfiguration: &types.ExtendedS3DestinationConfiguration{
 			RoleARN:   aws.String("arn:aws:iam::000000000000:role/r"),
@@ -49,23 +47,6 @@ func createS3Stream(t testing.TB, c *firehose.Client, name, bucket string, sizeM
 			},
 		},
 	})
-	if err != nil {
-		t.Fatalf("CreateDeliveryStream %s: %v", name, err)
-	}
-	for {
-		out, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(name)})
-		if err != nil {
-			t.Fatalf("DescribeDeliveryStream %s: %v", name, err)
-		}
-		if out.DeliveryStreamDescription.DeliveryStreamStatus == types.DeliveryStreamStatusActive {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stream %s not ACTIVE: %v", name, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func TestCrashLosesNoAcknowledgedRecord(t *testing.T) {

@@ -117,21 +117,8 @@ func crashKinds() []crashKind {
 	}, {
 		// S3 backup of the source records to a second bucket. The server does not require a
 		// processor for the backup, so this stream has none: both legs are plain.
-		name: "backup",
-		create: func(stream string) *firehose.CreateDeliveryStreamInput {
-			return &firehose.CreateDeliveryStreamInput{
-				DeliveryStreamName: aws.String(stream),
-				ExtendedS3DestinationConfiguration: &types.ExtendedS3DestinationConfiguration{
-					RoleARN: aws.String(crashRole), BucketARN: aws.String("arn:aws:s3:::main"),
-					BufferingHints: crashHints(1, 0),
-					S3BackupMode:   types.S3BackupModeEnabled,
-					S3BackupConfiguration: &types.S3DestinationConfiguration{
-						RoleARN: aws.String(crashRole), BucketARN: aws.String("arn:aws:s3:::backup"),
-						BufferingHints: crashHints(1, 0),
-					},
-				},
-			}
-		},
+		name:   "backup",
+		create: backupStream,
 		buckets: []crashBucket{
 			{name: "main", data: timeKey("crashloop-backup")},
 			{name: "backup", data: timeKey("crashloop-backup")},
@@ -141,35 +128,42 @@ func crashKinds() []crashKind {
 		// mostly used: a JQ metadata extraction without partitioning, which keeps the records.
 		name: "processed-backup",
 		create: func(stream string) *firehose.CreateDeliveryStreamInput {
-			return &firehose.CreateDeliveryStreamInput{
-				DeliveryStreamName: aws.String(stream),
-				ExtendedS3DestinationConfiguration: &types.ExtendedS3DestinationConfiguration{
-					RoleARN: aws.String(crashRole), BucketARN: aws.String("arn:aws:s3:::main"),
-					ErrorOutputPrefix: aws.String(crashErrorDir + "!{firehose:error-output-type}/"),
-					BufferingHints:    crashHints(1, 0),
-					ProcessingConfiguration: &types.ProcessingConfiguration{
-						Enabled: aws.Bool(true),
-						Processors: []types.Processor{{
-							Type: types.ProcessorTypeMetadataExtraction,
-							Parameters: []types.ProcessorParameter{
-								{ParameterName: types.ProcessorParameterNameMetadataExtractionQuery, ParameterValue: aws.String("{shard: .shard}")},
-								{ParameterName: types.ProcessorParameterNameJsonParsingEngine, ParameterValue: aws.String("JQ-1.6")},
-							},
-						}},
+			in := backupStream(stream)
+			c := in.ExtendedS3DestinationConfiguration
+			c.ErrorOutputPrefix = aws.String(crashErrorDir + "!{firehose:error-output-type}/")
+			c.ProcessingConfiguration = &types.ProcessingConfiguration{
+				Enabled: aws.Bool(true),
+				Processors: []types.Processor{{
+					Type: types.ProcessorTypeMetadataExtraction,
+					Parameters: []types.ProcessorParameter{
+						{ParameterName: types.ProcessorParameterNameMetadataExtractionQuery, ParameterValue: aws.String("{shard: .shard}")},
+						{ParameterName: types.ProcessorParameterNameJsonParsingEngine, ParameterValue: aws.String("JQ-1.6")},
 					},
-					S3BackupMode: types.S3BackupModeEnabled,
-					S3BackupConfiguration: &types.S3DestinationConfiguration{
-						RoleARN: aws.String(crashRole), BucketARN: aws.String("arn:aws:s3:::backup"),
-						BufferingHints: crashHints(1, 0),
-					},
-				},
+				}},
 			}
+			return in
 		},
 		buckets: []crashBucket{
 			{name: "main", data: timeKey("crashloop-processed-backup")},
 			{name: "backup", data: timeKey("crashloop-processed-backup")},
 		},
 	}}
+}
+
+// backupStream is a stream to bucket main with S3BackupMode Enabled to bucket backup.
+func backupStream(stream string) *firehose.CreateDeliveryStreamInput {
+	return &firehose.CreateDeliveryStreamInput{
+		DeliveryStreamName: aws.String(stream),
+		ExtendedS3DestinationConfiguration: &types.ExtendedS3DestinationConfiguration{
+			RoleARN: aws.String(crashRole), BucketARN: aws.String("arn:aws:s3:::main"),
+			BufferingHints: crashHints(1, 0),
+			S3BackupMode:   types.S3BackupModeEnabled,
+			S3BackupConfiguration: &types.S3DestinationConfiguration{
+				RoleARN: aws.String(crashRole), BucketARN: aws.String("arn:aws:s3:::backup"),
+				BufferingHints: crashHints(1, 0),
+			},
+		},
+	}
 }
 
 // TestCrashLoopExactlyOnce crashes one stream of each kind 20 times under load and checks
@@ -345,24 +339,10 @@ func createStream(t testing.TB, c *firehose.Client, in *firehose.CreateDeliveryS
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	name := aws.ToString(in.DeliveryStreamName)
 	if _, err := c.CreateDeliveryStream(ctx, in); err != nil {
-		t.Fatalf("CreateDeliveryStream %s: %v", name, err)
+		t.Fatalf("CreateDeliveryStream %s: %v", aws.ToString(in.DeliveryStreamName), err)
 	}
-	for {
-		out, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: in.DeliveryStreamName})
-		if err != nil {
-			t.Fatalf("DescribeDeliveryStream %s: %v", name, err)
-		}
-		if out.DeliveryStreamDescription.DeliveryStreamStatus == types.DeliveryStreamStatusActive {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stream %s not ACTIVE: %v", name, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitActive(t, c, aws.ToString(in.DeliveryStreamName))
 }
 
 // pacedLoad is a bounded PutRecordBatch load from several goroutines at a steady rate.
