@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -187,5 +188,32 @@ func TestSecondServerOnADataDirectoryRefuses(t *testing.T) {
 	// The first server goes on.
 	if _, err := ts.client.ListDeliveryStreams(context.Background(), &firehose.ListDeliveryStreamsInput{}); err != nil {
 		t.Errorf("first server after the refusal: %v", err)
+	}
+}
+
+// TestUpdateDestinationThatCannotBeDeliveredIsRefused: an update adding a Lambda whose client
+// cannot be configured (its profile does not exist) is refused with InvalidArgumentException,
+// and the stream keeps its version and configuration.
+func TestUpdateDestinationThatCannotBeDeliveredIsRefused(t *testing.T) {
+	ts := startServer(t, "", func(c *Config) { c.Lambda.Profile = "hydrant-no-such-profile" })
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "credentials"))
+	ts.createStream(t, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("u"), ExtendedS3DestinationConfiguration: s3Config("u")})
+	_, err := ts.client.UpdateDestination(context.Background(), &firehose.UpdateDestinationInput{
+		DeliveryStreamName: aws.String("u"), CurrentDeliveryStreamVersionId: aws.String("1"),
+		DestinationId: aws.String("destinationId-000000000001"),
+		ExtendedS3DestinationUpdate: &types.ExtendedS3DestinationUpdate{ProcessingConfiguration: processors(
+			proc(types.ProcessorTypeLambda, "LambdaArn", "arn:aws:lambda:us-east-1:000000000000:function:f"))},
+	})
+	code, msg := apiError(t, err)
+	if code != "InvalidArgumentException" || !strings.Contains(msg, "cannot be delivered") {
+		t.Errorf("UpdateDestination: %s %s, want InvalidArgumentException saying it cannot be delivered", code, msg)
+	}
+	out, err := ts.client.DescribeDeliveryStream(context.Background(), &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("u")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := aws.ToString(out.DeliveryStreamDescription.VersionId); v != "1" {
+		t.Errorf("version %s after a refused update, want 1", v)
 	}
 }

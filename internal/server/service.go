@@ -420,7 +420,7 @@ func (s *service) UpdateDestination(ctx context.Context, in *api.UpdateDestinati
 	}
 	kind := kinds[0]
 	patch := in.Updates[kind+"DestinationUpdate"]
-	updated, err := s.cat.Update(ctx, in.DeliveryStreamName, func(st *catalog.Stream) error {
+	update := func(st *catalog.Stream) error {
 		if st.Status != string(api.StatusActive) {
 			return api.Errorf(api.CodeResourceInUse, "Firehose %s under account %s is not ACTIVE (status %s).", st.Name, s.account, st.Status)
 		}
@@ -435,17 +435,26 @@ func (s *service) UpdateDestination(ctx context.Context, in *api.UpdateDestinati
 			return err
 		}
 		dest.ID = st.Destination.ID
-		next := st.Clone()
-		next.Destination = dest
-		next.Version++
-		if err := s.life.check(next); err != nil {
-			return api.Errorf(api.CodeInvalidArgument, "The destination configuration cannot be delivered: %s", err)
-		}
 		st.Destination = dest
 		st.Version++
 		st.Updated = s.now().UTC()
 		return nil
-	})
+	}
+	// The result must be deliverable. Checking it may resolve credentials (a Lambda client), so
+	// it runs on a copy outside the catalog's lock; the version check inside Update then
+	// guarantees that the stream updated is the one checked.
+	next, err := s.cat.Get(in.DeliveryStreamName)
+	if err == nil {
+		if err = update(&next); err == nil {
+			if cerr := s.life.check(next); cerr != nil {
+				return nil, api.Errorf(api.CodeInvalidArgument, "The destination configuration cannot be delivered: %s", cerr)
+			}
+		}
+	}
+	var updated catalog.Stream
+	if err == nil {
+		updated, err = s.cat.Update(ctx, in.DeliveryStreamName, update)
+	}
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, s.notFound(in.DeliveryStreamName)
 	}
