@@ -22,13 +22,14 @@ var _ lifecycle = (*Server)(nil)
 // be delivered fails the activation (the stream becomes CREATING_FAILED) before any journal
 // is created.
 func (s *Server) activate(ctx context.Context, st catalog.Stream) error {
-	if err := s.check(st); err != nil {
-		return err
+	spec, ok, err := s.specFor(st)
+	if err != nil {
+		return fmt.Errorf("stream configuration cannot be delivered: %w", err)
 	}
 	if err := s.journal.CreateStream(ctx, st.Name); err != nil {
 		return fmt.Errorf("create journal stream: %w", err)
 	}
-	return s.reconfigure(ctx, st)
+	return s.deliver(ctx, st, spec, ok)
 }
 
 // check reports whether the stream's configuration can be turned into a delivery spec.
@@ -41,13 +42,18 @@ func (s *Server) check(st catalog.Stream) error {
 // unless it is shutting down.
 const applyTimeout = 5 * time.Second
 
-// reconfigure starts, or switches to a new configuration, the stream's delivery. Destinations
-// Hydrant does not deliver to yet keep their records in the journal.
+// reconfigure switches a running stream's delivery to its new configuration.
 func (s *Server) reconfigure(ctx context.Context, st catalog.Stream) error {
 	spec, ok, err := s.specFor(st)
 	if err != nil {
 		return fmt.Errorf("stream configuration cannot be delivered: %w", err)
 	}
+	return s.deliver(ctx, st, spec, ok)
+}
+
+// deliver hands a stream's spec to the delivery manager. Destinations Hydrant does not deliver
+// to yet (ok false) keep their records in the journal.
+func (s *Server) deliver(ctx context.Context, st catalog.Stream, spec delivery.Spec, ok bool) error {
 	if !ok {
 		s.log.Warn("destination not delivered yet; records stay in the journal", "stream", st.Name, "destination", st.Destination.Kind)
 		return nil
