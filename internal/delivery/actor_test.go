@@ -292,11 +292,7 @@ func TestWritesRunInParallelWithinTheBound(t *testing.T) {
 		defer cancel()
 		flushed <- r.Flush(ctx, "s")
 	}()
-	eventually(t, "three writes in flight", func() bool {
-		out.mu.Lock()
-		defer out.mu.Unlock()
-		return out.inFlight == 3
-	})
+	out.waitInFlight(t, 3)
 	time.Sleep(20 * time.Millisecond)
 	close(hold)
 	if err := <-flushed; err != nil {
@@ -512,11 +508,7 @@ func TestReadingPausesAtTheBoundOnHeldBytes(t *testing.T) {
 	for range 100 { // 400 KiB against a 64 KiB bound, the store answering nothing
 		appendAll(t, j, rec)
 	}
-	eventually(t, "writes in flight", func() bool {
-		out.mu.Lock()
-		defer out.mu.Unlock()
-		return out.inFlight == DefaultWritesPerStream
-	})
+	out.waitInFlight(t, DefaultWritesPerStream)
 	time.Sleep(100 * time.Millisecond)
 	legs, _ := r.Status("s")
 	if held := legs[0].BufferedBytes; held > 64<<10+4<<10 || held < 32<<10 {
@@ -565,11 +557,7 @@ func TestProcessWideWriteBound(t *testing.T) {
 			done <- r.Flush(ctx, name)
 		}()
 	}
-	eventually(t, "five writes in flight", func() bool {
-		out.mu.Lock()
-		defer out.mu.Unlock()
-		return out.inFlight == 5
-	})
+	out.waitInFlight(t, 5)
 	time.Sleep(50 * time.Millisecond)
 	close(hold)
 	for range 3 {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -95,6 +96,16 @@ func (s *store) under(p string) map[string]string {
 		}
 	}
 	return out
+}
+
+// waitInFlight waits until exactly n writes are in the store's hands.
+func (s *store) waitInFlight(t testing.TB, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d writes in flight", n), func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.inFlight == n
+	})
 }
 
 func (s *store) set(f func(s *store)) {
