@@ -37,8 +37,18 @@ type streamJSON struct {
 }
 
 type listJSON struct {
-	Now     time.Time `json:"now"`
-	Streams []rowJSON `json:"streams"`
+	Now     time.Time   `json:"now"`
+	Journal journalJSON `json:"journal"`
+	Streams []rowJSON   `json:"streams"`
+}
+
+type journalJSON struct {
+	StoreBytes    int64 `json:"storeBytes"`
+	LimitBytes    int64 `json:"limitBytes"`
+	ReservedBytes int64 `json:"reservedBytes"`
+	DiskBytes     int64 `json:"diskBytes"`
+	DiskFreeBytes int64 `json:"diskFreeBytes"`
+	Full          bool  `json:"full"`
 }
 
 type rowJSON struct {
@@ -113,7 +123,7 @@ func (h *Handler) streams(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	list := slices.Clone(h.src.Streams())
 	slices.SortFunc(list, func(a, b StreamSummary) int { return cmp.Compare(a.Name, b.Name) })
-	out := listJSON{Now: now, Streams: make([]rowJSON, 0, len(list))}
+	out := listJSON{Now: now, Journal: journalJSON(h.src.Journal()), Streams: make([]rowJSON, 0, len(list))}
 	trendStart := minute(now).Add(-(trendMinutes - 1) * time.Minute)
 	for _, s := range list {
 		row := rowJSON{streamJSON: h.summary(s, now)}

@@ -30,6 +30,16 @@ type StreamSummary struct {
 	Created     time.Time // CreateTimestamp
 }
 
+// JournalSpace is the room of the journal that holds every stream's undelivered records.
+type JournalSpace struct {
+	StoreBytes    int64 // what the journal holds: records, delivery state and catalog
+	LimitBytes    int64 // StoreBytes at which puts are refused; -1 when unknown
+	ReservedBytes int64 // room kept for delivery state, never used by records
+	DiskBytes     int64 // size of the file system holding the journal; 0 when unknown
+	DiskFreeBytes int64 // free space on it
+	Full          bool  // a put of 4 MiB would be refused for lack of room
+}
+
 // Point is the value of a metric in the minute that starts at Time.
 type Point struct {
 	Time  time.Time
@@ -77,6 +87,8 @@ type Source interface {
 	Objects(name string, limit int) []Object
 	// Failures returns at most limit of the latest failures, latest first.
 	Failures(name string, limit int) []Failure
+	// Journal returns the journal's room and use.
+	Journal() JournalSpace
 }
 
 // Handler serves the console page under /console/ and its JSON API under /console/api/.

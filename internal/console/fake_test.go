@@ -15,6 +15,7 @@ type fakeSource struct {
 	series   map[string]map[string][]Point // stream → metric → points, oldest first
 	objects  map[string][]Object           // latest first
 	failures map[string][]Failure          // latest first
+	journal  JournalSpace
 }
 
 var _ Source = (*fakeSource)(nil)
@@ -65,6 +66,12 @@ func (f *fakeSource) Failures(name string, limit int) []Failure {
 	defer f.mu.Unlock()
 	o := f.failures[name]
 	return slices.Clone(o[:min(limit, len(o))])
+}
+
+func (f *fakeSource) Journal() JournalSpace {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.journal
 }
 
 // add registers a stream with its description.

@@ -74,9 +74,14 @@ type Config struct {
 	MaxMessageBytes int `json:"maxMessageBytes,omitempty"`
 	// ReadAheadBytes bounds how many bytes a Reader pulls ahead of Next.
 	ReadAheadBytes int `json:"readAheadBytes,omitempty"`
-	// MaxStoreBytes bounds the whole JetStream file store; -1 or 0 means 75% of the disk space
-	// free when the server starts.
+	// MaxStoreBytes bounds the whole store: records, worker state and catalog. -1 or 0 means
+	// no bound but the file system. Either way record appends are refused (ErrFull) before the
+	// store or the file system leaves less than ReservedBytes, which only state writes use.
 	MaxStoreBytes int64 `json:"maxStoreBytes,omitempty"`
+	// ReservedBytes is the room kept for worker state, intents and the catalog, so that
+	// delivery can save its progress and trim a full journal. 0 means an eighth of
+	// MaxStoreBytes (or of the file system) and at most 64 MiB.
+	ReservedBytes int64 `json:"reservedBytes,omitempty"`
 	// IngestQueueBytes bounds the bytes of publishes queued for one stream and not yet stored;
 	// beyond it the server refuses publishes (429, ErrFull).
 	IngestQueueBytes int64 `json:"ingestQueueBytes,omitempty"`
@@ -127,6 +132,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("journal: readAheadBytes must be at least maxMessageBytes (%d), got %d", c.MaxMessageBytes, c.ReadAheadBytes)
 	case c.MaxStoreBytes != -1 && c.MaxStoreBytes <= 0:
 		return fmt.Errorf("journal: maxStoreBytes must be -1 or positive, got %d", c.MaxStoreBytes)
+	case c.ReservedBytes < 0:
+		return fmt.Errorf("journal: reservedBytes must be 0 (the default) or positive, got %d", c.ReservedBytes)
+	case c.MaxStoreBytes > 0 && c.ReservedBytes >= c.MaxStoreBytes:
+		return fmt.Errorf("journal: reservedBytes must be less than maxStoreBytes (%d), got %d", c.MaxStoreBytes, c.ReservedBytes)
 	case c.IngestQueueBytes < int64(c.MaxMessageBytes):
 		return fmt.Errorf("journal: ingestQueueBytes must be at least maxMessageBytes (%d), got %d", c.MaxMessageBytes, c.IngestQueueBytes)
 	case c.PublishTimeout <= 0:
@@ -161,6 +170,7 @@ type Journal struct {
 	js     jetstream.JetStream
 	state  jetstream.KeyValue
 	frames sync.Pool // *[]byte frame buffers for Append
+	space  *space    // admission of record appends (space.go)
 
 	mu      sync.Mutex
 	streams map[string]streamRef // by delivery stream name
@@ -187,11 +197,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	if err := prepareDir(cfg.Dir); err != nil {
 		return nil, err
 	}
+	space, maxStore := newSpace(cfg, statFS, time.Now)
 	opts := &server.Options{
 		ServerName:        "hydrant",
 		JetStream:         true,
 		StoreDir:          cfg.Dir,
-		JetStreamMaxStore: cfg.MaxStoreBytes,
+		JetStreamMaxStore: maxStore,
 		SyncAlways:        true,
 		MaxPayload:        int32(cfg.MaxMessageBytes),
 		DontListen:        cfg.Listen == "",
@@ -222,9 +233,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		cfg:     cfg,
 		log:     log,
 		ns:      ns,
+		space:   space,
 		streams: make(map[string]streamRef),
 		closed:  make(chan struct{}),
 	}
+	space.start(func() int64 { return int64(ns.GlobalAccount().JetStreamUsage().Store) })
 	j.frames.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	j.nc, err = nats.Connect("",
 		nats.InProcessServer(ns),

@@ -177,6 +177,11 @@ func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
 // means the put is not acknowledged; a context that ends first leaves the outcome unknown.
 // The records are copied; the caller may reuse them when Append returns.
 func (j *Journal) Append(ctx context.Context, stream string, arrival time.Time, records [][]byte) (Position, error) {
+	held, err := j.space.admit(records) // room for it and the reserve (space.go)
+	if err != nil {
+		return Position{}, fmt.Errorf("append %q: %w", stream, err)
+	}
+	defer j.space.release(held)
 	if len(records) > maxRecordsPerFrame {
 		return Position{}, fmt.Errorf("append %q: %d records: %w", stream, len(records), ErrTooLarge)
 	}

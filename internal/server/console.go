@@ -75,3 +75,5 @@ func (c consoleSource) Failures(name string, limit int) []console.Failure {
 	}
 	return out
 }
+
+func (c consoleSource) Journal() console.JournalSpace { return c.s.journalSpace() }

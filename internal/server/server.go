@@ -151,6 +151,7 @@ func (s *Server) run(ctx context.Context) error {
 		return fmt.Errorf("open metrics: %w", err)
 	}
 	s.rec = s.metrics
+	s.journalGauges()
 	if s.cfg.MetricsOff {
 		s.rec = noRecorder{}
 	}

@@ -122,6 +122,18 @@ function timeCell(t, now) {
 
 // ---- the stream list ----
 
+// journalTile shows how full the journal is: what it holds of what it may hold before puts
+// are refused, and the room kept for delivery state.
+function journalTile(j) {
+  if (!j) return null;
+  const limit = j.limitBytes >= 0 ? ` of ${fmt.bytes(j.limitBytes)}` : '';
+  const note = `${fmt.bytes(j.reservedBytes)} kept for delivery state` + (j.diskBytes ? ` · ${fmt.bytes(j.diskFreeBytes)} free on disk` : '');
+  return h('div', { class: 'tile', 'data-tile': 'journal', 'data-full': String(j.full) },
+    h('div', { class: 'tile-label' }, 'Journal'),
+    h('div', { class: `tile-value${j.full ? ' bad' : ''}` }, fmt.bytes(j.storeBytes), h('small', {}, limit)),
+    h('div', { class: 'tile-note' }, j.full ? 'full: puts are refused until delivery frees room' : note));
+}
+
 class ListView {
   constructor() {
     document.title = 'Delivery streams · Hydrant';
@@ -149,7 +161,8 @@ class ListView {
     replace(this.tiles,
       tile('Incoming records', h('span', {}, fmt.rate(sum('incomingRecordsPerSecond')), h('small', {}, ' /s')), 'all streams'),
       tile('Incoming bytes', h('span', {}, fmt.bytes(sum('incomingBytesPerSecond')), h('small', {}, ' /s')), 'all streams'),
-      tile('Oldest undelivered data', fresh.length ? fmt.duration(Math.max(...fresh)) : '—', fresh.length ? 'worst data freshness' : 'nothing waiting'));
+      tile('Oldest undelivered data', fresh.length ? fmt.duration(Math.max(...fresh)) : '—', fresh.length ? 'worst data freshness' : 'nothing waiting'),
+      journalTile(data.journal));
     if (list.length === 0) {
       replace(this.body, empty('No delivery streams yet',
         'Create one with the AWS CLI, an SDK or the config file; it shows up here within seconds.',
