@@ -513,7 +513,7 @@ func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
 			if p == nil {
 				p = lr.b.open("", false, prefix.Values{})
 			}
-			lr.b.add(p, b.Seq, skip == nil, id, r, b.Arrival, now)
+			lr.b.add(p, b.Seq, skip == nil, id, r, b.ArrivalAt(i), now)
 			n++
 		}
 		a.led.Hold(lr.Name, b.Seq, n)

@@ -74,7 +74,7 @@ func process(ctx context.Context, job *procJob, rec Recorder, stream string, now
 	for _, m := range job.msgs {
 		for i, r := range m.b.Records {
 			id := m.b.RecordID(i)
-			in = append(in, processor.Record{Data: r, Arrival: m.b.Arrival, ID: id})
+			in = append(in, processor.Record{Data: r, Arrival: m.b.ArrivalAt(i), ID: id})
 			origins[id] = origin{seq: m.b.Seq, index: i, skip: m.skip}
 		}
 	}

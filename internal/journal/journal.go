@@ -163,14 +163,15 @@ func splitListen(s string) (string, int, error) {
 
 // Journal is the durable record log. It is safe for concurrent use.
 type Journal struct {
-	cfg    Config
-	log    *slog.Logger
-	ns     *server.Server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	state  jetstream.KeyValue
-	frames sync.Pool // *[]byte frame buffers for Append
-	space  *space    // admission of record appends (space.go)
+	cfg     Config
+	log     *slog.Logger
+	ns      *server.Server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	state   jetstream.KeyValue
+	frames  sync.Pool // *[]byte frame buffers of the committers' publishers
+	commits commits   // group commit per delivery stream (commit.go)
+	space   *space    // admission of record appends (space.go)
 
 	mu      sync.Mutex
 	streams map[string]streamRef // by delivery stream name
@@ -355,6 +356,7 @@ func startServer(ctx context.Context, ns *server.Server, fatal <-chan string, ti
 // stop, so the store can be reopened afterwards. Close is safe to call more than once.
 func (j *Journal) Close() error {
 	j.closeOnce.Do(func() {
+		j.closeCommits()
 		if j.nc != nil {
 			if err := j.nc.Drain(); err != nil {
 				j.nc.Close()
@@ -366,6 +368,7 @@ func (j *Journal) Close() error {
 				j.nc.Close()
 			}
 		}
+		j.waitCommits() // their publishes fail fast on the closed connection
 		j.ns.Shutdown()
 		j.ns.WaitForShutdown()
 	})

@@ -97,7 +97,7 @@ func recordsEqual(a, b [][]byte) bool {
 	return true
 }
 
-var batchCmp = cmp.Options{cmp.Comparer(recordsEqual), cmpopts.IgnoreFields(Batch{}, "Pending", "Nonce")}
+var batchCmp = cmp.Options{cmp.Comparer(recordsEqual), cmpopts.IgnoreFields(Batch{}, "Pending", "Nonce", "LSeq"), cmpopts.IgnoreUnexported(Batch{})}
 
 func TestAppendReadRoundTrip(t *testing.T) {
 	j := openTest(t, Config{})
@@ -551,7 +551,7 @@ func crashChild(dir string) {
 					os.Exit(3)
 				}
 				mu.Lock()
-				fmt.Fprintf(os.Stdout, "%d %d\n", i, pos.Seq) // os.Stdout is unbuffered
+				fmt.Fprintf(os.Stdout, "%d %d %d\n", i, pos.Seq, pos.First) // os.Stdout is unbuffered
 				mu.Unlock()
 			}
 		})
@@ -575,16 +575,20 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	acked := map[int]uint64{}
+	type at struct {
+		seq   uint64
+		first int
+	}
+	acked := map[int]at{}
 	sc := bufio.NewScanner(out)
 	deadline := time.Now().Add(20 * time.Second)
 	for sc.Scan() {
-		var i int
+		var i, first int
 		var seq uint64
-		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &i, &seq); err != nil {
+		if _, err := fmt.Sscanf(sc.Text(), "%d %d %d", &i, &seq, &first); err != nil {
 			continue // test framework output
 		}
-		acked[i] = seq
+		acked[i] = at{seq, first}
 		if len(acked) == 2000 || time.Now().After(deadline) {
 			break
 		}
@@ -594,10 +598,10 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	}
 	// Lines printed before the kill landed are acknowledged too.
 	for sc.Scan() {
-		var i int
+		var i, first int
 		var seq uint64
-		if _, err := fmt.Sscanf(sc.Text(), "%d %d", &i, &seq); err == nil {
-			acked[i] = seq
+		if _, err := fmt.Sscanf(sc.Text(), "%d %d %d", &i, &seq, &first); err == nil {
+			acked[i] = at{seq, first}
 		}
 	}
 	_ = cmd.Wait()
@@ -616,10 +620,17 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	for _, b := range readAll(t, j, "crash.test", 1) {
 		got[b.Seq] = b
 	}
-	for i, seq := range acked {
-		want := Batch{Seq: seq, Arrival: time.UnixMilli(int64(i)), Records: crashRecords(i)}
-		if diff := cmp.Diff(want, got[seq], batchCmp); diff != "" {
-			t.Fatalf("acknowledged put %d at seq %d (-want +got):\n%s", i, seq, diff)
+	for i, a := range acked {
+		want := crashRecords(i)
+		b := got[a.seq]
+		if a.first+len(want) > len(b.Records) {
+			t.Fatalf("acknowledged put %d at seq %d, record %d: message has %d records", i, a.seq, a.first, len(b.Records))
+		}
+		if diff := cmp.Diff(want, b.Records[a.first:a.first+len(want)], cmp.Comparer(recordsEqual)); diff != "" {
+			t.Fatalf("acknowledged put %d at seq %d (-want +got):\n%s", i, a.seq, diff)
+		}
+		if got := b.ArrivalAt(a.first); !got.Equal(time.UnixMilli(int64(i))) {
+			t.Fatalf("acknowledged put %d: arrival %v, want %v", i, got, time.UnixMilli(int64(i)))
 		}
 	}
 }
@@ -631,7 +642,11 @@ func TestOverloadIsFullNeverLoss(t *testing.T) {
 	createTest(t, j, "flood")
 	const appenders, puts = 32, 4
 	var mu sync.Mutex
-	acked := map[uint64]int{}
+	type at struct {
+		seq   uint64
+		first int
+	}
+	acked := map[at]int{}
 	full := 0
 	var wg sync.WaitGroup
 	for a := range appenders {
@@ -642,7 +657,7 @@ func TestOverloadIsFullNeverLoss(t *testing.T) {
 				mu.Lock()
 				switch {
 				case err == nil:
-					acked[pos.Seq] = i
+					acked[at{pos.Seq, pos.First}] = i
 				case errors.Is(err, ErrFull):
 					full++
 				default:
@@ -657,19 +672,22 @@ func TestOverloadIsFullNeverLoss(t *testing.T) {
 	if len(acked) == 0 {
 		t.Fatal("nothing acknowledged")
 	}
-	got := readAll(t, j, "flood", 1)
-	if len(got) != len(acked) {
-		t.Errorf("stream holds %d messages, %d were acknowledged", len(got), len(acked))
+	stored := 0
+	for _, b := range readAll(t, j, "flood", 1) {
+		for k, s := range b.f.puts {
+			stored++
+			i, ok := acked[at{b.Seq, s.first}]
+			if !ok {
+				t.Errorf("seq %d put %d stored but not acknowledged", b.Seq, k)
+				continue
+			}
+			if !recordsEqual(b.Records[s.first:min(s.first+2, len(b.Records))], records(2, 1<<20, byte(i))) {
+				t.Errorf("seq %d put %d: records differ from put %d", b.Seq, k, i)
+			}
+		}
 	}
-	for _, b := range got {
-		i, ok := acked[b.Seq]
-		if !ok {
-			t.Errorf("seq %d stored but not acknowledged", b.Seq)
-			continue
-		}
-		if !recordsEqual(b.Records, records(2, 1<<20, byte(i))) {
-			t.Errorf("seq %d: records differ from put %d", b.Seq, i)
-		}
+	if stored != len(acked) {
+		t.Errorf("stream holds %d puts, %d were acknowledged", stored, len(acked))
 	}
 }
 

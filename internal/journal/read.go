@@ -10,23 +10,50 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Batch is the content of one message: the records of one put.
+// Batch is the content of one message: the records of one or more puts.
 type Batch struct {
 	// Seq is the message's stream sequence.
 	Seq uint64
-	// Arrival is the put's arrival time, at millisecond precision.
+	// LSeq is the message's number among its delivery stream's messages (1, 2, 3, …), so that a
+	// gap shows messages that expired in between; 0 for messages written before group commit.
+	LSeq uint64
+	// Arrival is the first put's arrival time, at millisecond precision; ArrivalAt gives each
+	// record's.
 	Arrival time.Time
-	// Records are the put's records, in order. They alias the message; do not modify them.
+	// Records are the records of every put of the message, in order. They alias the message;
+	// do not modify them.
 	Records [][]byte
 	// Pending is the number of messages after this one when it was delivered; 0 means the
 	// reader is caught up.
 	Pending uint64
 	// Nonce identifies the stream incarnation, for record IDs.
 	Nonce uint64
+
+	f frame // the decoded message: its puts' boundaries and arrivals
 }
 
 // RecordID returns the ID that Append gave the record at index.
 func (b Batch) RecordID(index int) string { return RecordID(b.Nonce, b.Seq, index) }
+
+// ArrivalAt returns the arrival time of the put that record index belongs to.
+func (b Batch) ArrivalAt(index int) time.Time {
+	if len(b.f.puts) <= 1 {
+		return b.Arrival
+	}
+	return time.UnixMilli(b.f.arrivalOf(index))
+}
+
+// decode fills b from a message body.
+func (b *Batch) decode(data []byte) error {
+	f, err := decodeFrame(data)
+	if err != nil {
+		return err
+	}
+	b.f, b.LSeq, b.Records = f, f.lseq, f.records
+	b.Arrival = time.UnixMilli(f.puts[0].arrival)
+	b.f.records = nil // Records holds them
+	return nil
+}
 
 // Reader reads the messages of one stream in order, without acknowledgements. It is not safe
 // for concurrent use. Close it when done.
@@ -112,8 +139,7 @@ func (r *Reader) Next(ctx context.Context) (Batch, error) {
 			r.done = true
 		}
 	}
-	b.Arrival, b.Records, err = decodeFrame(msg.Data())
-	if err != nil {
+	if err := b.decode(msg.Data()); err != nil {
 		return b, fmt.Errorf("read %q seq %d: %w: %w", r.stream, b.Seq, ErrCorrupt, err)
 	}
 	return b, nil
@@ -151,8 +177,7 @@ func (j *Journal) Get(ctx context.Context, name string, seq uint64) (Batch, erro
 		return Batch{}, fmt.Errorf("get %q seq %d: %w", name, seq, err)
 	}
 	b := Batch{Seq: m.Sequence, Nonce: ref.nonce}
-	b.Arrival, b.Records, err = decodeFrame(m.Data)
-	if err != nil {
+	if err := b.decode(m.Data); err != nil {
 		return b, fmt.Errorf("get %q seq %d: %w: %w", name, seq, ErrCorrupt, err)
 	}
 	return b, nil

@@ -28,10 +28,12 @@ type Position struct {
 	Seq uint64
 	// Nonce identifies this incarnation of the stream; it changes on delete and re-create.
 	Nonce uint64
+	// First is the index of the put's first record in its message, which may hold several puts.
+	First int
 }
 
 // RecordID returns the ID of the put's record at index.
-func (p Position) RecordID(index int) string { return RecordID(p.Nonce, p.Seq, index) }
+func (p Position) RecordID(index int) string { return RecordID(p.Nonce, p.Seq, p.First+index) }
 
 // Stats describes the content of one journal stream.
 type Stats struct {
@@ -147,6 +149,7 @@ func (j *Journal) forget(name string) {
 	j.mu.Lock()
 	delete(j.streams, name)
 	j.mu.Unlock()
+	j.dropCommitter(name)
 }
 
 // ref returns the cached facts about the stream name, looking them up on a miss.
@@ -172,9 +175,11 @@ func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
 	return streamRef{nonce: nonce, subject: Subject(name)}, nil
 }
 
-// Append stores the records of one put as one message and returns its position once the
-// server has acknowledged it, which with SyncAlways means the message is on disk. Any error
-// means the put is not acknowledged; a context that ends first leaves the outcome unknown.
+// Append stores the records of one put and returns its position once the server has
+// acknowledged the message holding it, which with SyncAlways means the message is on disk.
+// Concurrent puts to one stream share a message and its sync (group commit, commit.go); a put is
+// never split. Any error means the put is not acknowledged; a context that ends before the put
+// was taken into a message withdraws it, one that ends later leaves the outcome unknown.
 // The records are copied; the caller may reuse them when Append returns.
 func (j *Journal) Append(ctx context.Context, stream string, arrival time.Time, records [][]byte) (Position, error) {
 	held, err := j.space.admit(records) // room for it and the reserve (space.go)
@@ -185,26 +190,18 @@ func (j *Journal) Append(ctx context.Context, stream string, arrival time.Time, 
 	if len(records) > maxRecordsPerFrame {
 		return Position{}, fmt.Errorf("append %q: %d records: %w", stream, len(records), ErrTooLarge)
 	}
-	if n := frameLen(records); n > j.cfg.MaxMessageBytes {
+	if n := frameV2MaxHeader + maxArrivalLen + putBodyLen(records); n > j.cfg.MaxMessageBytes {
 		return Position{}, fmt.Errorf("append %q: frame of %d bytes over %d: %w", stream, n, j.cfg.MaxMessageBytes, ErrTooLarge)
 	}
 	ref, err := j.ref(ctx, stream)
 	if err != nil {
 		return Position{}, fmt.Errorf("append %q: %w", stream, err)
 	}
-	bp := j.frames.Get().(*[]byte)
-	frame := appendFrame((*bp)[:0], arrival, records)
-	ack, err := j.js.Publish(ctx, ref.subject, frame)
-	*bp = frame[:0]
-	j.frames.Put(bp)
+	pos, err := j.committer(stream, ref).append(ctx, arrival, records)
 	if err != nil {
-		err = classifyPublish(err)
-		if errors.Is(err, ErrNoStream) {
-			j.forget(stream)
-		}
 		return Position{}, fmt.Errorf("append %q: %w", stream, err)
 	}
-	return Position{Stream: stream, Seq: ack.Sequence, Nonce: ref.nonce}, nil
+	return pos, nil
 }
 
 // classifyPublish gives a publish error its journal identity. The server reports a full stream
