@@ -152,7 +152,9 @@ type actor struct {
 	rdone    chan struct{}
 	reads    chan readMsg
 	lastRead uint64
-	nextSeq  uint64 // the sequence the reader should hand next
+	nextSeq  uint64 // the sequence the reader should hand next (in a stream of its own)
+	lastLSeq  uint64 // the stream's own number (LSeq) of the last message read
+	lseqKnown bool   // lastLSeq is known: a message was read, or nothing was ever settled
 
 	procSeq, procNext uint64
 	procWait          map[uint64]procResult
@@ -386,6 +388,9 @@ func (a *actor) startReader(ctx context.Context, from uint64) {
 	a.readGen++
 	gen := a.readGen
 	a.nextSeq = from
+	if from == 1 && a.lastRead == 0 {
+		a.lseqKnown = true // nothing settled yet: the first message must be LSeq 1
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	a.rcancel, a.rdone = cancel, done
@@ -468,14 +473,25 @@ func (a *actor) mayRead() bool {
 
 // onMessage takes one journal message for every leg that has not settled it.
 func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
-	if b.Seq > a.nextSeq {
-		n := b.Seq - a.nextSeq
-		a.d.Logger.Error("undelivered records expired from the journal", "stream", a.stream, "messages", n, "from_seq", a.nextSeq)
-		a.d.Metrics.Record(a.stream, "Journal.ExpiredMessages", metrics.UnitCount, float64(n))
+	// Messages that expired show as a gap: in the stream's own numbering (LSeq) when the
+	// message has one, in the sequence of a stream of its own otherwise (older messages).
+	var expired uint64
+	switch {
+	case b.LSeq != 0 && a.lseqKnown && b.Seq > a.lastRead && b.LSeq > a.lastLSeq+1:
+		expired = b.LSeq - a.lastLSeq - 1
+	case b.LSeq == 0 && b.Seq > a.nextSeq:
+		expired = b.Seq - a.nextSeq
+	}
+	if expired > 0 {
+		a.d.Logger.Error("undelivered records expired from the journal", "stream", a.stream, "messages", expired, "before_seq", b.Seq)
+		a.d.Metrics.Record(a.stream, "Journal.ExpiredMessages", metrics.UnitCount, float64(expired))
 		a.status.recordFailure("journal", "expired", "RecordsExpired",
-			fmt.Sprintf("%d journal messages from sequence %d expired before delivery", n, a.nextSeq), a.d.Clock.Now())
+			fmt.Sprintf("%d journal messages before sequence %d expired before delivery", expired, b.Seq), a.d.Clock.Now())
 	}
 	a.nextSeq = b.Seq + 1
+	if b.LSeq != 0 {
+		a.lastLSeq, a.lseqKnown = b.LSeq, true
+	}
 	a.lastRead = max(a.lastRead, b.Seq)
 	a.nonce = b.Nonce
 	now := a.d.Clock.Now()

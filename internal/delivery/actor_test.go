@@ -496,6 +496,37 @@ func TestExpiredMessagesAreCountedOnce(t *testing.T) {
 	}
 }
 
+// TestSharedShardIsNoExpiry: another stream's messages between ours in the same journal shard
+// are neither delivered nor counted as expired.
+func TestSharedShardIsNoExpiry(t *testing.T) {
+	ctx := context.Background()
+	j := openJournal(t)
+	if err := j.CreateStream(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		appendAll(t, j, fmt.Sprintf("s-%d\n", i))
+		if _, err := j.Append(ctx, "other", time.Now(), [][]byte{[]byte("other")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := newRecorder()
+	out := newStore()
+	r := run(t, Deps{Log: j, State: j, Objects: out, Metrics: rec}, testSpec(t))
+	r.flush(t, "s")
+	if got := rec.sum("Journal.ExpiredMessages"); got != 0 {
+		t.Errorf("Journal.ExpiredMessages = %v, want 0", got)
+	}
+	got := lines(out.under(""))
+	want := map[string]int{}
+	for i := range 6 {
+		want[fmt.Sprintf("s-%d", i)] = 1
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered lines (-want +got):\n%s", diff)
+	}
+}
+
 func TestReadingPausesAtTheBoundOnHeldBytes(t *testing.T) {
 	j := openJournal(t)
 	out := newStore()

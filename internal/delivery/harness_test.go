@@ -128,7 +128,8 @@ func discard() *slog.Logger {
 
 func openJournal(t testing.TB) *journal.Journal {
 	t.Helper()
-	j, err := journal.Open(context.Background(), journal.Config{Dir: t.TempDir()}.WithDefaults(), discard())
+	// One shard: every test's stream shares its journal stream with any other it creates.
+	j, err := journal.Open(context.Background(), journal.Config{Dir: t.TempDir(), Shards: 1}.WithDefaults(), discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
-// Package journal is Hydrant's durable record log: an embedded NATS JetStream server with one
-// stream per delivery stream, a message per accepted put, every write synced to disk before the
+// Package journal is Hydrant's durable record log: an embedded NATS JetStream server whose few
+// shared streams (shards) hold every delivery stream's records on a subject of its own, a
+// message per group of concurrent puts, every write synced to disk before the
 // put is acknowledged, and a small key-value store for delivery cursors, flush intents and the
 // catalog. The formats and the protocol are described in docs/design/journal.md.
 package journal
@@ -89,6 +90,12 @@ type Config struct {
 	KeepDelivered bool `json:"keepDelivered,omitempty"`
 	// PublishTimeout bounds a publish or API call whose context has no deadline.
 	PublishTimeout time.Duration `json:"publishTimeout,omitempty"`
+	// ReaderIdle is how long a Reader keeps its JetStream consumer without a message before
+	// it parks (docs/design/journal.md, "Reading").
+	ReaderIdle time.Duration `json:"readerIdle,omitempty"`
+	// Shards is the number of shared JetStream streams that hold the records of delivery
+	// streams (docs/design/journal.md, "Layout"); each syncs to disk on its own.
+	Shards int `json:"shards,omitempty"`
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -110,6 +117,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
+	}
+	if c.Shards == 0 {
+		c.Shards = DefaultShards
+	}
+	if c.ReaderIdle == 0 {
+		c.ReaderIdle = DefaultReaderIdle
 	}
 	if c.IngestQueueBytes == 0 {
 		c.IngestQueueBytes = DefaultIngestQueueBytes
@@ -138,6 +151,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("journal: reservedBytes must be less than maxStoreBytes (%d), got %d", c.MaxStoreBytes, c.ReservedBytes)
 	case c.IngestQueueBytes < int64(c.MaxMessageBytes):
 		return fmt.Errorf("journal: ingestQueueBytes must be at least maxMessageBytes (%d), got %d", c.MaxMessageBytes, c.IngestQueueBytes)
+	case c.ReaderIdle < 0:
+		return fmt.Errorf("journal: readerIdle must not be negative, got %s", c.ReaderIdle)
+	case c.Shards < 1 || c.Shards > 256:
+		return fmt.Errorf("journal: shards must be between 1 and 256, got %d", c.Shards)
 	case c.PublishTimeout <= 0:
 		return fmt.Errorf("journal: publishTimeout must be positive, got %s", c.PublishTimeout)
 	}
@@ -163,27 +180,24 @@ func splitListen(s string) (string, int, error) {
 
 // Journal is the durable record log. It is safe for concurrent use.
 type Journal struct {
-	cfg     Config
-	log     *slog.Logger
-	ns      *server.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	state   jetstream.KeyValue
-	frames  sync.Pool // *[]byte frame buffers of the committers' publishers
-	commits commits   // group commit per delivery stream (commit.go)
-	space   *space    // admission of record appends (space.go)
+	cfg   Config
+	log   *slog.Logger
+	ns    *server.Server
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	state jetstream.KeyValue
+	// registry says where each delivery stream's records live (shard.go).
+	registry jetstream.KeyValue
+	frames   sync.Pool // *[]byte frame buffers of the committers' publishers
+	commits  commits   // group commit per delivery stream (commit.go)
+	space    *space    // admission of record appends (space.go)
 
 	mu      sync.Mutex
-	streams map[string]streamRef // by delivery stream name
+	streams map[string]streamRef     // by delivery stream name
+	watches map[string]chan struct{} // parked readers' wake-ups, by delivery stream name (lazy.go)
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed when the connection is closed
-}
-
-// streamRef caches what Append needs about a stream.
-type streamRef struct {
-	nonce   uint64
-	subject string
 }
 
 // Open starts the embedded JetStream server on cfg.Dir and connects to it in-process.
@@ -236,6 +250,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		ns:      ns,
 		space:   space,
 		streams: make(map[string]streamRef),
+		watches: make(map[string]chan struct{}),
 		closed:  make(chan struct{}),
 	}
 	space.start(func() int64 { return int64(ns.GlobalAccount().JetStreamUsage().Store) })
@@ -266,6 +281,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	if err != nil {
 		j.Close()
 		return nil, fmt.Errorf("open bucket %s: %w", stateBucket, err)
+	}
+	if err := j.openShards(ctx); err != nil {
+		j.Close()
+		return nil, err
 	}
 	return j, nil
 }

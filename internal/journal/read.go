@@ -63,6 +63,14 @@ type Reader struct {
 	it     jetstream.MessagesContext
 	to     uint64 // last sequence to return; 0 means no bound
 	done   bool
+
+	// A Reader without a bound holds a consumer only while there is something to read: after
+	// Config.ReaderIdle without a message it parks, and a later Next opens a new consumer at
+	// next once the stream has a message there (docs/design/journal.md, "Reading").
+	j    *Journal
+	ref  streamRef
+	next uint64 // the sequence to read from when (re)opened
+	cons jetstream.Consumer
 }
 
 // Read returns a Reader of the stream name starting at sequence from (1 if from is 0, or the
@@ -86,16 +94,18 @@ func (j *Journal) read(ctx context.Context, name string, from, to uint64) (*Read
 	if err != nil {
 		return nil, fmt.Errorf("read %q: %w", name, err)
 	}
-	if to != 0 {
-		st, err := j.Stats(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("read %q: %w", name, err)
-		}
-		if st.Messages == 0 || st.LastSeq < from {
-			return &Reader{stream: name, done: true}, nil
-		}
+	if to == 0 {
+		return &Reader{stream: name, nonce: ref.nonce, j: j, ref: ref, next: from}, nil
 	}
-	cons, err := j.js.OrderedConsumer(ctx, StreamName(name), jetstream.OrderedConsumerConfig{
+	st, err := j.Stats(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", name, err)
+	}
+	if st.Messages == 0 || st.LastSeq < from {
+		return &Reader{stream: name, done: true}, nil
+	}
+	cons, err := j.js.OrderedConsumer(ctx, ref.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{ref.subject},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       from,
 		InactiveThreshold: time.Minute,
@@ -120,7 +130,7 @@ func (r *Reader) Next(ctx context.Context) (Batch, error) {
 	if r.done {
 		return Batch{}, io.EOF
 	}
-	msg, err := r.it.Next(jetstream.NextContext(ctx))
+	msg, err := r.nextMsg(ctx)
 	if err != nil {
 		return Batch{}, fmt.Errorf("read %q: %w", r.stream, err)
 	}
@@ -129,6 +139,7 @@ func (r *Reader) Next(ctx context.Context) (Batch, error) {
 		return Batch{}, fmt.Errorf("read %q: %w", r.stream, err)
 	}
 	b := Batch{Seq: md.Sequence.Stream, Pending: md.NumPending, Nonce: r.nonce}
+	r.next = b.Seq + 1
 	if r.to != 0 {
 		if b.Seq > r.to {
 			r.stop()
@@ -147,6 +158,10 @@ func (r *Reader) Next(ctx context.Context) (Batch, error) {
 
 func (r *Reader) stop() {
 	r.done = true
+	if r.j != nil {
+		r.park()
+		return
+	}
 	if r.it != nil {
 		r.it.Stop()
 		r.it = nil
@@ -161,15 +176,14 @@ func (r *Reader) Close() error {
 
 // Get returns the message seq of the stream name, or an error wrapping ErrNotFound.
 func (j *Journal) Get(ctx context.Context, name string, seq uint64) (Batch, error) {
-	ref, err := j.ref(ctx, name)
-	if err != nil {
-		return Batch{}, fmt.Errorf("get %q seq %d: %w", name, seq, err)
-	}
-	s, err := j.stream(ctx, name)
+	ref, s, err := j.stream(ctx, name)
 	if err != nil {
 		return Batch{}, fmt.Errorf("get %q seq %d: %w", name, seq, err)
 	}
 	m, err := s.GetMsg(ctx, seq)
+	if err == nil && m.Subject != ref.subject {
+		err = jetstream.ErrMsgNotFound // another delivery stream's message in the same shard
+	}
 	if err != nil {
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			err = ErrNotFound

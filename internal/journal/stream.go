@@ -74,74 +74,108 @@ func nonceOf(cfg jetstream.StreamConfig) (uint64, error) {
 	return n, nil
 }
 
-// CreateStream creates the journal stream of the delivery stream name, or updates the limits of
-// an existing one to the current Config, keeping its data and nonce.
+// CreateStream makes a place for the records of the delivery stream name: a subject in one of
+// the shared shards, or, with Config.MaxBytesPerStream set, a JetStream stream of its own. An
+// existing stream keeps its place, data and nonce (and a stream of its own gets the current
+// limits).
 func (j *Journal) CreateStream(ctx context.Context, name string) error {
 	if name == "" {
 		return errors.New("create stream: empty name")
 	}
-	s, err := j.js.Stream(ctx, StreamName(name))
+	ref, err := j.lookup(ctx, name)
 	switch {
 	case err == nil:
-		nonce, err := nonceOf(s.CachedInfo().Config)
-		if err != nil {
-			return err
+		if ref.own {
+			if _, err := j.js.UpdateStream(ctx, j.streamConfig(name, ref.nonce)); err != nil {
+				return fmt.Errorf("update stream %q: %w", name, err)
+			}
 		}
-		if _, err := j.js.UpdateStream(ctx, j.streamConfig(name, nonce)); err != nil {
-			return fmt.Errorf("update stream %q: %w", name, err)
-		}
-		j.remember(name, nonce)
+		j.remember(name, ref)
 		return nil
-	case !errors.Is(err, jetstream.ErrStreamNotFound):
+	case !errors.Is(err, ErrNoStream):
 		return fmt.Errorf("create stream %q: %w", name, err)
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	nonce := binary.BigEndian.Uint64(b[:])
-	// A crash between deleting a stream and deleting its state leaves the old state behind.
-	if err := j.state.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("create stream %q: clear state: %w", name, err)
+	ref = streamRef{nonce: binary.BigEndian.Uint64(b[:])}
+	if j.cfg.MaxBytesPerStream == -1 {
+		k := shardOf(name, j.cfg.Shards)
+		ref.stream, ref.subject = ShardName(k), shardSubject(k, name)
+	} else {
+		ref.stream, ref.subject, ref.own = StreamName(name), Subject(name), true
 	}
-	if err := j.purgeIntents(ctx, name); err != nil {
-		return fmt.Errorf("create stream %q: clear intents: %w", name, err)
-	}
-	if _, err := j.js.CreateStream(ctx, j.streamConfig(name, nonce)); err != nil {
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return j.CreateStream(ctx, name) // created concurrently
-		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == 10047 { // storage resources exceeded
-			err = fmt.Errorf("%w: %w", ErrFull, err)
-		}
+	// A crash between the steps of DeleteStream leaves old state, intents or records behind.
+	if err := j.clearStream(ctx, name, ref); err != nil {
 		return fmt.Errorf("create stream %q: %w", name, err)
 	}
-	j.remember(name, nonce)
-	j.log.Info("journal stream created", "stream", name)
+	if ref.own {
+		if _, err := j.js.CreateStream(ctx, j.streamConfig(name, ref.nonce)); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				return j.CreateStream(ctx, name) // created concurrently
+			}
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == 10047 { // storage resources exceeded
+				err = fmt.Errorf("%w: %w", ErrFull, err)
+			}
+			return fmt.Errorf("create stream %q: %w", name, err)
+		}
+	}
+	if ref, err = j.register(ctx, name, ref); err != nil {
+		return fmt.Errorf("create stream %q: register: %w", name, err)
+	}
+	j.remember(name, ref)
+	j.log.Debug("journal stream created", "stream", name, "journal", ref.stream)
 	return nil
 }
 
-// DeleteStream deletes the journal stream of name with all its messages and its worker state.
-func (j *Journal) DeleteStream(ctx context.Context, name string) error {
-	j.forget(name)
-	if err := j.js.DeleteStream(ctx, StreamName(name)); err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("delete stream %q: %w", name, ErrNoStream)
-		}
-		return fmt.Errorf("delete stream %q: %w", name, err)
-	}
+// clearStream removes the worker state, the intents and, in a shard, the records of name.
+func (j *Journal) clearStream(ctx context.Context, name string, ref streamRef) error {
 	if err := j.state.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("delete stream %q: clear state: %w", name, err)
+		return fmt.Errorf("clear state: %w", err)
 	}
 	if err := j.purgeIntents(ctx, name); err != nil {
-		return fmt.Errorf("delete stream %q: clear intents: %w", name, err)
+		return fmt.Errorf("clear intents: %w", err)
 	}
-	j.log.Info("journal stream deleted", "stream", name)
+	if ref.own {
+		return nil
+	}
+	s, err := j.js.Stream(ctx, ref.stream)
+	if err != nil {
+		return fmt.Errorf("clear records: %w", err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(ref.subject)); err != nil {
+		return fmt.Errorf("clear records: %w", err)
+	}
 	return nil
 }
 
-func (j *Journal) remember(name string, nonce uint64) {
+// DeleteStream deletes the records of the delivery stream name and its worker state. The
+// registry entry goes first, so that appends fail with ErrNoStream from then on.
+func (j *Journal) DeleteStream(ctx context.Context, name string) error {
+	ref, err := j.lookup(ctx, name)
+	j.forget(name)
+	defer j.wake(name) // parked readers find the stream gone
+	if err != nil {
+		return fmt.Errorf("delete stream %q: %w", name, err)
+	}
+	if err := j.registry.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete stream %q: %w", name, err)
+	}
+	if ref.own {
+		if err := j.js.DeleteStream(ctx, ref.stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("delete stream %q: %w", name, err)
+		}
+	}
+	if err := j.clearStream(ctx, name, ref); err != nil {
+		return fmt.Errorf("delete stream %q: %w", name, err)
+	}
+	j.log.Debug("journal stream deleted", "stream", name)
+	return nil
+}
+
+func (j *Journal) remember(name string, ref streamRef) {
 	j.mu.Lock()
-	j.streams[name] = streamRef{nonce: nonce, subject: Subject(name)}
+	j.streams[name] = ref
 	j.mu.Unlock()
 }
 
@@ -152,7 +186,7 @@ func (j *Journal) forget(name string) {
 	j.dropCommitter(name)
 }
 
-// ref returns the cached facts about the stream name, looking them up on a miss.
+// ref returns where the records of name live, from the cache or the registry.
 func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
 	j.mu.Lock()
 	r, ok := j.streams[name]
@@ -160,19 +194,12 @@ func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
 	if ok {
 		return r, nil
 	}
-	s, err := j.js.Stream(ctx, StreamName(name))
-	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return streamRef{}, ErrNoStream
-		}
-		return streamRef{}, err
-	}
-	nonce, err := nonceOf(s.CachedInfo().Config)
+	r, err := j.lookup(ctx, name)
 	if err != nil {
 		return streamRef{}, err
 	}
-	j.remember(name, nonce)
-	return streamRef{nonce: nonce, subject: Subject(name)}, nil
+	j.remember(name, r)
+	return r, nil
 }
 
 // Append stores the records of one put and returns its position once the server has
@@ -201,6 +228,7 @@ func (j *Journal) Append(ctx context.Context, stream string, arrival time.Time, 
 	if err != nil {
 		return Position{}, fmt.Errorf("append %q: %w", stream, err)
 	}
+	j.wake(stream) // a parked reader (lazy.go)
 	return pos, nil
 }
 
@@ -234,33 +262,49 @@ func classifyPublish(err error) error {
 	return err
 }
 
-// Stats returns the message count, size and sequence range of the stream name.
+// Stats returns the message count and sequence range of the records of name. In a shard the
+// sequences are the shard's: the stream's messages are a subset of them, in order.
 func (j *Journal) Stats(ctx context.Context, name string) (Stats, error) {
-	s, err := j.stream(ctx, name)
+	ref, s, err := j.stream(ctx, name)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
 	}
-	info, err := s.Info(ctx)
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(ref.subject))
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
 	}
 	st := info.State
-	return Stats{
-		Messages:  st.Msgs,
-		Bytes:     st.Bytes,
-		FirstSeq:  st.FirstSeq,
-		LastSeq:   st.LastSeq,
-		FirstTime: st.FirstTime,
-		LastTime:  st.LastTime,
-	}, nil
+	if ref.own {
+		return Stats{Messages: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq,
+			FirstTime: st.FirstTime, LastTime: st.LastTime}, nil
+	}
+	out := Stats{Messages: st.Subjects[ref.subject]}
+	if out.Messages == 0 {
+		return out, nil
+	}
+	last, err := s.GetLastMsgForSubject(ctx, ref.subject)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
+	}
+	first, err := s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(ref.subject))
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
+	}
+	out.FirstSeq, out.FirstTime = first.Sequence, first.Time
+	out.LastSeq, out.LastTime = last.Sequence, last.Time
+	return out, nil
 }
 
-func (j *Journal) stream(ctx context.Context, name string) (jetstream.Stream, error) {
-	s, err := j.js.Stream(ctx, StreamName(name))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, ErrNoStream
+func (j *Journal) stream(ctx context.Context, name string) (streamRef, jetstream.Stream, error) {
+	ref, err := j.ref(ctx, name)
+	if err != nil {
+		return streamRef{}, nil, err
 	}
-	return s, err
+	s, err := j.js.Stream(ctx, ref.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return streamRef{}, nil, ErrNoStream
+	}
+	return ref, s, err
 }
 
 // Trim removes the messages of the stream name with a sequence below below. It refuses to trim
@@ -276,11 +320,11 @@ func (j *Journal) Trim(ctx context.Context, name string, below uint64) error {
 	if below > st.Cursor {
 		return fmt.Errorf("trim %q below %d, cursor %d: %w", name, below, st.Cursor, ErrBeyondCursor)
 	}
-	s, err := j.stream(ctx, name)
+	ref, s, err := j.stream(ctx, name)
 	if err != nil {
 		return fmt.Errorf("trim %q: %w", name, err)
 	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSequence(below)); err != nil {
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(ref.subject), jetstream.WithPurgeSequence(below)); err != nil {
 		return fmt.Errorf("trim %q: %w", name, err)
 	}
 	return nil

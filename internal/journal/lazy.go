@@ -1,0 +1,160 @@
+package journal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Defaults of the lazy reader (docs/design/journal.md, "Reading").
+const (
+	// DefaultReaderIdle is how long a Reader keeps its consumer without a message.
+	DefaultReaderIdle = 10 * time.Second
+	// readerPoll is how often a parked Reader looks for messages that came without a wake-up
+	// (none do in one process; it is the safety net, not the mechanism).
+	readerPoll = 30 * time.Second
+)
+
+// nextMsg returns the next message of r, opening a consumer when there is one to read and
+// parking (closing the consumer) after Config.ReaderIdle without one.
+func (r *Reader) nextMsg(ctx context.Context) (jetstream.Msg, error) {
+	if r.j == nil { // a bounded Reader: its consumer lives until the bound
+		return r.it.Next(jetstream.NextContext(ctx))
+	}
+	for {
+		if r.it == nil {
+			if err := r.open(ctx); err != nil {
+				return nil, err
+			}
+		}
+		ictx, cancel := context.WithTimeout(ctx, r.j.cfg.ReaderIdle)
+		msg, err := r.it.Next(jetstream.NextContext(ictx))
+		cancel()
+		if err == nil {
+			return msg, nil
+		}
+		if ctx.Err() != nil || ictx.Err() == nil {
+			return nil, err
+		}
+		r.park()
+	}
+}
+
+// park closes the consumer and deletes it from the server (an ordered consumer would otherwise
+// stay there until its inactivity threshold); the next read opens a new one at r.next.
+func (r *Reader) park() {
+	if r.it == nil {
+		return
+	}
+	r.it.Stop()
+	r.it = nil
+	if r.cons == nil {
+		return
+	}
+	name := r.cons.CachedInfo().Name
+	r.cons = nil
+	ctx, cancel := context.WithTimeout(context.Background(), r.j.cfg.PublishTimeout)
+	defer cancel()
+	if err := r.j.js.DeleteConsumer(ctx, r.ref.stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		r.j.log.Warn("delete idle journal consumer", "stream", r.stream, "consumer", name, "err", err)
+	}
+}
+
+// open waits until the stream has a message at or after r.next, then opens a consumer there.
+// It registers for the wake-up before it looks, so that an append in between is not missed.
+func (r *Reader) open(ctx context.Context) error {
+	for {
+		wake := r.j.watch(r.stream)
+		has, err := r.j.hasFrom(ctx, r.ref, r.next)
+		if err != nil {
+			return err
+		}
+		if has {
+			break
+		}
+		poll := time.NewTimer(readerPoll)
+		select {
+		case <-wake:
+		case <-poll.C:
+		case <-ctx.Done():
+			poll.Stop()
+			return ctx.Err()
+		}
+		poll.Stop()
+	}
+	cons, err := r.j.js.OrderedConsumer(ctx, r.ref.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{r.ref.subject},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       r.next,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			err = ErrNoStream
+		}
+		return err
+	}
+	r.it, err = cons.Messages(jetstream.PullMaxBytes(r.j.cfg.ReadAheadBytes))
+	if err == nil {
+		r.cons = cons
+	}
+	return err
+}
+
+// watch returns a channel that is closed when a message of the stream name is appended (or
+// the stream deleted) after the call.
+func (j *Journal) watch(name string) <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	ch, ok := j.watches[name]
+	if !ok {
+		ch = make(chan struct{})
+		j.watches[name] = ch
+	}
+	return ch
+}
+
+// wake closes the watch channel of name, if any reader waits on it.
+func (j *Journal) wake(name string) {
+	j.mu.Lock()
+	ch, ok := j.watches[name]
+	if ok {
+		delete(j.watches, name)
+	}
+	j.mu.Unlock()
+	if ok {
+		close(ch)
+	}
+}
+
+// hasFrom reports whether the stream of ref holds a message with sequence ≥ from, with one
+// direct get (next message of the subject at or after from).
+func (j *Journal) hasFrom(ctx context.Context, ref streamRef, from uint64) (bool, error) {
+	req, err := json.Marshal(struct {
+		Seq  uint64 `json:"seq"`
+		Next string `json:"next_by_subj"`
+	}{from, ref.subject})
+	if err != nil {
+		return false, err
+	}
+	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+ref.stream, req)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return false, ErrNoStream
+		}
+		return false, fmt.Errorf("look for messages from %d: %w", from, err)
+	}
+	switch st := msg.Header.Get("Status"); st {
+	case "":
+		return true, nil
+	case "404":
+		return false, nil
+	default:
+		return false, fmt.Errorf("look for messages from %d: status %s %s", from, st, msg.Header.Get("Description"))
+	}
+}
