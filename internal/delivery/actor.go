@@ -147,12 +147,12 @@ type actor struct {
 	sv    map[string]uint64 // the marks last saved
 	nonce uint64
 
-	readGen  int
-	rcancel  context.CancelFunc
-	rdone    chan struct{}
-	reads    chan readMsg
-	lastRead uint64
-	nextSeq  uint64 // the sequence the reader should hand next (in a stream of its own)
+	readGen   int
+	rcancel   context.CancelFunc
+	rdone     chan struct{}
+	reads     chan readMsg
+	lastRead  uint64
+	nextSeq   uint64 // the sequence the reader should hand next (in a stream of its own)
 	lastLSeq  uint64 // the stream's own number (LSeq) of the last message read
 	lseqKnown bool   // lastLSeq is known: a message was read, or nothing was ever settled
 
