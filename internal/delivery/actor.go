@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/membudget"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
 	"github.com/hydrant-dev/hydrant/internal/processor"
@@ -176,6 +177,9 @@ type actor struct {
 	savingObjs  []*object          // objects whose intents are being saved
 	lastPublish time.Time
 	refresh     *time.Timer // armed when a status refresh was skipped
+
+	mem        *membudget.Hold // this stream's share of the memory budget: what it holds
+	memBlocked bool            // the budget refused what it holds: reading waits for a release
 }
 
 // errStopped answers control messages of an actor that stopped.
@@ -190,6 +194,7 @@ func (a *actor) run(ctx context.Context) (err error) {
 		cancel()
 		a.stopReader()
 		a.wg.Wait()
+		a.mem.Close()
 		if a.timer != nil {
 			a.timer.Stop()
 			a.timer = nil
@@ -218,13 +223,28 @@ func (a *actor) run(ctx context.Context) (err error) {
 		if a.timer != nil {
 			timerC = a.timer.C()
 		}
+		// The budget's channels are taken before mayRead tries it, so a release in between
+		// is not missed.
+		var freed, squeezed <-chan struct{}
+		if a.d.Budget != nil {
+			freed, squeezed = a.d.Budget.Freed(), a.d.Budget.Squeezed()
+		}
 		var reads <-chan readMsg
 		if a.ready && a.mayRead() {
 			reads = a.reads
 		}
+		if !a.memBlocked {
+			freed = nil
+		}
+		if a.mem.Held() < squeezeMin {
+			squeezed = nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-freed:
+		case <-squeezed:
+			a.relieve()
 		case c := <-a.mail:
 			if c.apply != nil {
 				a.apply(ctx, *c.apply)
@@ -275,6 +295,10 @@ func (a *actor) reset() {
 	a.savingState, a.stateDirty = false, false
 	a.led, a.legs, a.ready = nil, nil, false
 	a.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	if a.mem != nil {
+		a.mem.Close()
+	}
+	a.mem, a.memBlocked = membudget.NewHold(a.d.Budget), false
 }
 
 func cmpErr(err, def error) error {
@@ -468,7 +492,61 @@ func (a *actor) mayRead() bool {
 			bound += max(minHeldBound, (a.d.WritesPerStream+1)*lr.SizeBytes)
 		}
 	}
-	return gathered < maxGatherBytes && held < bound
+	if gathered >= maxGatherBytes || held >= bound {
+		return false
+	}
+	if a.unwritten == 0 && a.openBuffers() == 0 {
+		for _, lr := range a.legs { // idle: spare buffers only hold memory
+			lr.b.dropSpares()
+		}
+	}
+	// What the actor holds is its share of the process-wide budget. It is taken after the
+	// fact (a message read is held before it is counted), so an actor holding nothing always
+	// reads: the budget is overdrawn by at most one message per stream making progress.
+	a.memBlocked = !a.mem.Resize(int64(a.holding()))
+	if a.memBlocked {
+		a.relieve()
+	}
+	return !a.memBlocked
+}
+
+// holding returns the bytes the actor holds: open and spare buffers, objects not yet written,
+// messages gathered for processing.
+func (a *actor) holding() int {
+	n := a.unwritten
+	for _, lr := range a.legs {
+		n += lr.b.held() + lr.gatherBytes
+	}
+	return n
+}
+
+// openBuffers returns the number of open buffers of every leg.
+func (a *actor) openBuffers() int {
+	n := 0
+	for _, lr := range a.legs {
+		n += len(lr.b.parts)
+	}
+	return n
+}
+
+// squeezeMin is the least an actor must hold to answer a squeeze of the budget, and the least
+// size of a buffer it writes early for one: smaller ones are not worth an object.
+const squeezeMin = 1 << 20
+
+// relieve gives memory back when the budget is short: spare buffers are dropped, and the
+// largest open buffer of at least squeezeMin is sealed, to be written early.
+func (a *actor) relieve() {
+	var lr *legRun
+	var p *buffer
+	for _, l := range a.legs {
+		l.b.dropSpares()
+		if q := l.b.largest(); q != nil && len(q.data) >= squeezeMin && (p == nil || len(q.data) > len(p.data)) {
+			lr, p = l, q
+		}
+	}
+	if p != nil {
+		a.seal(lr, p)
+	}
 }
 
 // onMessage takes one journal message for every leg that has not settled it.

@@ -49,6 +49,7 @@ type batcher struct {
 	nparts   int // open partition buffers, not error outputs
 	spare    [][]byte
 	spareCap int // capacity of the spare buffers
+	capTotal int // capacity of the open buffers
 }
 
 // Bounds of the emptied buffers a batcher keeps for reuse, so that new partitions start with
@@ -70,6 +71,7 @@ func (b *batcher) open(id string, errorOut bool, v prefix.Values) *buffer {
 		if n := len(b.spare); n > 0 {
 			p.data, b.spare = b.spare[n-1], b.spare[:n-1]
 			b.spareCap -= cap(p.data)
+			b.capTotal += cap(p.data)
 		}
 		b.parts[id] = p
 		if !errorOut {
@@ -94,6 +96,11 @@ func (b *batcher) add(p *buffer, seq uint64, whole bool, ident uint64, data []by
 	} else if arrival.Before(p.oldest) {
 		p.oldest = arrival
 	}
+	if len(p.data)+len(data) > cap(p.data) {
+		was := cap(p.data)
+		p.data = b.grow(p.data, len(data))
+		b.capTotal += cap(p.data) - was
+	}
 	p.data = append(p.data, data...)
 	p.ends = append(p.ends, int32(len(p.data)))
 	b.total += len(data)
@@ -108,6 +115,20 @@ func (b *batcher) add(p *buffer, seq uint64, whole bool, ident uint64, data []by
 	if !whole {
 		r.IDs = append(r.IDs, ident)
 	}
+}
+
+// maxRecordBytes is Firehose's bound on one record (1,000 KiB); a buffer grows past its size
+// hint by at most one record, unless a processor made a larger one.
+const maxRecordBytes = 1_024_000
+
+// grow returns buf with room for n more bytes. It doubles the capacity (append grows large
+// slices by a quarter, which copied a 64 MiB buffer about five times over while it filled), up
+// to the size hint plus the largest record, so a buffer is copied about once in all.
+func (b *batcher) grow(buf []byte, n int) []byte {
+	c := max(2*cap(buf), 64<<10)
+	c = min(c, b.size+maxRecordBytes)
+	c = max(c, len(buf)+n)
+	return slices.Grow(buf, c-len(buf))
 }
 
 // addEmpty records an empty message in p (a put of no records still occupies its place).
@@ -130,10 +151,19 @@ func (b *batcher) take(p *buffer) {
 	if b.parts[p.id] == p {
 		delete(b.parts, p.id)
 		b.total -= len(p.data)
+		b.capTotal -= cap(p.data)
 		if !p.errorOut {
 			b.nparts--
 		}
 	}
+}
+
+// held returns the memory the batcher holds: the capacity of its open and spare buffers.
+func (b *batcher) held() int { return b.capTotal + b.spareCap }
+
+// dropSpares lets the spare buffers go.
+func (b *batcher) dropSpares() {
+	b.spare, b.spareCap = nil, 0
 }
 
 // reuse keeps an emptied buffer's memory for a later buffer.
@@ -187,6 +217,11 @@ func (b *batcher) over() *buffer {
 	if b.maxBytes <= 0 || b.total <= b.maxBytes {
 		return nil
 	}
+	return b.largest()
+}
+
+// largest returns the open buffer with the most bytes (the first by id among equals), or nil.
+func (b *batcher) largest() *buffer {
 	var largest *buffer
 	for _, p := range b.parts {
 		if largest == nil || len(p.data) > len(largest.data) || len(p.data) == len(largest.data) && p.id < largest.id {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/compress"
+	"github.com/hydrant-dev/hydrant/internal/membudget"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
 
@@ -52,6 +53,9 @@ type Deps struct {
 	// Processors bounds the processing jobs running in the whole process (default
 	// GOMAXPROCS × 2).
 	Processors int
+	// Budget is the process-wide memory budget the actors' buffers and objects draw from
+	// (docs/design/memory.md); nil is no bound.
+	Budget *membudget.Budget
 }
 
 // Recorder takes one sample of a stream's metric.
