@@ -1,7 +1,8 @@
 // Command ingest measures PutRecordBatch ingestion with durable acknowledgement on Hydrant
 // (the built binary on a fresh data dir, delivery running concurrently) and on moto's
-// Firehose, with the same aws-sdk-go-v2 client code and concurrency, and appends the numbers
-// to bench/RESULTS.md.
+// Firehose, with the same aws-sdk-go-v2 client code and concurrency; then single-record
+// PutRecord calls from many SDK clients to one stream (group commit) next to the disk's own
+// fsync rate measured in the same run; and appends the numbers to bench/RESULTS.md.
 //
 //	go run ./bench/ingest                       # 30 s Hydrant, 10 s moto
 //	go run ./bench/ingest -duration 5s -moto-duration 3s -natural-duration 2s -results ''
@@ -30,6 +31,9 @@ type options struct {
 	sizeMB, intervalS                       int
 	hydrantBin, motoBin, results            string
 	skipMoto, sign, sdk                     bool
+	singleDuration                          time.Duration
+	singleCallers, singleBytes              int
+	profileDir                              string
 }
 
 func main() {
@@ -49,6 +53,10 @@ func main() {
 	flag.DurationVar(&o.metricsDuration, "metrics-duration", 10*time.Second, "each of the four alternating loads (metrics on, off, on, off) measuring the cost of metrics; 0 skips it")
 	flag.BoolVar(&o.sdk, "sdk", false, "send the load with aws-sdk-go-v2 (encodes every call in the co-located client) instead of pre-encoded bodies")
 	flag.BoolVar(&o.sign, "sign-payload", false, "sign the SHA-256 of every body instead of UNSIGNED-PAYLOAD (costs the co-located client CPU)")
+	flag.DurationVar(&o.singleDuration, "single-duration", 10*time.Second, "single-record PutRecord load (group commit) on a fresh server, after the disk's fsync rate; 0 skips it")
+	flag.IntVar(&o.singleCallers, "single-callers", 64, "concurrent PutRecord callers of the single-record load")
+	flag.IntVar(&o.singleBytes, "single-bytes", 100, "bytes per record of the single-record load")
+	flag.StringVar(&o.profileDir, "profile-dir", "", "save CPU profiles of the server during the PutRecordBatch and PutRecord loads here (putrecordbatch.pprof, putrecord.pprof)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,6 +92,14 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var single *singleResult
+	if o.singleDuration > 0 {
+		r, err := benchSingle(ctx, o, bin, tmp, stdout)
+		if err != nil {
+			return err
+		}
+		single = &r
+	}
 	var cost *metricsCost
 	if o.metricsDuration > 0 {
 		c, err := benchMetricsCost(ctx, o, bin, tmp, spec, stdout)
@@ -102,6 +118,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	report := render(o, h, moto, systemInfo(ws.Info))
+	if single != nil {
+		report += single.render()
+	}
 	if cost != nil {
 		report += cost.render()
 	}
@@ -126,8 +145,11 @@ func benchHydrant(ctx context.Context, o options, bin, tmp string, spec harness.
 	var h hydrantResult
 	dataDir := filepath.Join(tmp, "hydrant-data")
 	logPath := filepath.Join(tmp, "hydrant.log")
-	p, err := harness.StartProc(harness.ProcSpec{Name: "hydrant", LogPath: logPath, Ready: "/_hydrant/health", Within: 30 * time.Second,
-		Argv: []string{bin, "serve", "--data-dir", dataDir, "--listen", "{addr}", "--log-level", "warn"}})
+	argv := []string{bin, "serve", "--data-dir", dataDir, "--listen", "{addr}", "--log-level", "warn"}
+	if o.profileDir != "" {
+		argv = append(argv, "--pprof-listen", "{addr2}")
+	}
+	p, err := harness.StartProc(harness.ProcSpec{Name: "hydrant", LogPath: logPath, Ready: "/_hydrant/health", Within: 30 * time.Second, Argv: argv})
 	if err != nil {
 		return h, err
 	}
@@ -140,7 +162,11 @@ func benchHydrant(ctx context.Context, o options, bin, tmp string, spec harness.
 
 	fmt.Fprintf(stdout, "hydrant: %d clients × PutRecordBatch(%d × %d B) for %v ...\n", spec.Concurrency, spec.Records, spec.RecordBytes, o.duration)
 	spec.URL, spec.Stream, spec.Duration = p.URL, "bench", o.duration
+	prof := startProfile(o, p, "putrecordbatch", o.duration)
 	h.load = harness.RunLoad(ctx, spec)
+	if err := prof(); err != nil {
+		fmt.Fprintf(stdout, "  profile: %v\n", err)
+	}
 	h.deliveredAtEnd, h.objectsAtEnd, _ = deliveredBytes(dataDir, "bench")
 	if err := harness.Flush(ctx, p.URL, "bench"); err != nil {
 		return h, err

@@ -229,7 +229,7 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.j.cfg.PublishTimeout)
 	defer cancel()
 	if !c.known {
-		lseq, err := c.j.lastLSeq(ctx, c.ref.subject)
+		lseq, err := c.j.lastLSeq(ctx, c.ref)
 		if err != nil {
 			return Position{}, fmt.Errorf("read last lseq: %w", err)
 		}
@@ -259,17 +259,11 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 	return Position{Stream: c.stream, Seq: ack.Sequence, Nonce: c.ref.nonce}, nil
 }
 
-// lastLSeq returns the lseq of the last message on subject: 0 when there is none or it is a
-// version 1 frame. A last message that does not decode counts as none (and is logged).
-func (j *Journal) lastLSeq(ctx context.Context, subject string) (uint64, error) {
-	name, err := j.js.StreamNameBySubject(ctx, subject)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			err = fmt.Errorf("%w: %w", ErrNoStream, err)
-		}
-		return 0, err
-	}
-	s, err := j.js.Stream(ctx, name)
+// lastLSeq returns the lseq of the last message on the subject of ref: 0 when there is none or
+// it is a version 1 frame. A last message that does not decode counts as none (and is logged).
+func (j *Journal) lastLSeq(ctx context.Context, ref streamRef) (uint64, error) {
+	subject := ref.subject
+	s, err := j.js.Stream(ctx, ref.stream)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			err = fmt.Errorf("%w: %w", ErrNoStream, err)
