@@ -33,8 +33,8 @@ type committer struct {
 
 	mu      sync.Mutex
 	queue   []*pending // gathered and not yet taken into a message, in arrival order
-	queued  int64  // sum of size over queue, bounded by Config.IngestQueueBytes
-	running bool   // a publisher goroutine runs; it ends when the queue is empty
+	queued  int64      // sum of size over queue, bounded by Config.IngestQueueBytes
+	running bool       // a publisher goroutine runs; it ends when the queue is empty
 
 	// Owned by the running publisher.
 	lseq  uint64 // lseq of the stream's last message
