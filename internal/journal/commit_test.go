@@ -220,3 +220,39 @@ func TestGroupCommitErrors(t *testing.T) {
 		t.Errorf("Close with puts in flight took %v", d)
 	}
 }
+
+// TestCommitterWaiting holds a committer as if a publish were in flight, so puts stay gathered:
+// a caller whose context ends gets its error and its put is withdrawn, and puts beyond
+// IngestQueueBytes are refused with ErrFull.
+func TestCommitterWaiting(t *testing.T) {
+	j := openTest(t, Config{})
+	createTest(t, j, "w")
+	ref, err := j.ref(context.Background(), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := j.committer("w", ref)
+	c.mu.Lock()
+	c.running = true // no publisher will take the queue
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := c.append(ctx, time.Now(), [][]byte{[]byte("x")}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("append with an ending context = %v, want DeadlineExceeded", err)
+	}
+	c.mu.Lock()
+	if len(c.queue) != 0 || c.queued != 0 {
+		t.Errorf("after withdrawal: %d puts, %d bytes gathered, want none", len(c.queue), c.queued)
+	}
+	c.queued = j.cfg.IngestQueueBytes - 10 // as if that much waited
+	c.mu.Unlock()
+	if _, err := c.append(context.Background(), time.Now(), [][]byte{[]byte("x")}); !errors.Is(err, ErrFull) {
+		t.Errorf("append over IngestQueueBytes = %v, want ErrFull", err)
+	}
+	c.mu.Lock()
+	c.queued, c.running = 0, false
+	c.mu.Unlock()
+	// Released, the committer publishes again.
+	appendTest(t, j, "w", time.Now(), [][]byte{[]byte("y")})
+}
