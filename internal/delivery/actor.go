@@ -369,6 +369,11 @@ func (a *actor) buildLegs(spec Spec) {
 // apply switches to a new spec: buffers, sealed objects and processing of the old one are
 // dropped and their messages read again; writes in flight finish.
 func (a *actor) apply(ctx context.Context, spec Spec) {
+	if a.spec.Stream != "" && spec.Version < a.spec.Version {
+		// An activation that read the stream before an update applied it: stale.
+		a.d.Logger.Debug("stale delivery spec ignored", "stream", a.stream, "version", spec.Version, "current", a.spec.Version)
+		return
+	}
 	a.spec = spec
 	a.gen++
 	if !a.ready {

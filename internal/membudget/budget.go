@@ -27,14 +27,38 @@ func New(limit int64) *Budget {
 }
 
 // TryAcquire takes n bytes if they fit and reports whether it did. A refusal wakes the holders
-// waiting on Squeezed, so that they give back what they can.
-func (b *Budget) TryAcquire(n int64) bool {
+// waiting on Squeezed, so that they give back what they can. Requests (bodies being read and
+// decoded) acquire with TryAcquire; holders that keep bytes for longer (delivery buffers,
+// journal read-ahead) use TryAcquireShared, so that they cannot take the room requests need.
+func (b *Budget) TryAcquire(n int64) bool { return b.acquire(n, b.Limit()) }
+
+// TryAcquireShared takes n bytes if they fit under SharedLimit: three quarters of the limit, so
+// that a quarter is always left to requests.
+func (b *Budget) TryAcquireShared(n int64) bool { return b.acquire(n, b.SharedLimit()) }
+
+// Limit returns the budget's bound (0 for a nil budget).
+func (b *Budget) Limit() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.limit
+}
+
+// SharedLimit returns the bound of TryAcquireShared: three quarters of the limit.
+func (b *Budget) SharedLimit() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.limit - b.limit/4
+}
+
+func (b *Budget) acquire(n, limit int64) bool {
 	if b == nil || n <= 0 {
 		return true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.used+n > b.limit {
+	if b.used+n > limit {
 		b.refused++
 		close(b.squeezed)
 		b.squeezed = make(chan struct{})
@@ -113,15 +137,16 @@ func NewHold(b *Budget) *Hold { return &Hold{b: b} }
 // Held returns the bytes the hold has.
 func (h *Hold) Held() int64 { return h.n }
 
-// Resize makes the hold n bytes: it releases what is above n, or acquires what is missing and
-// reports false, holding what it had, when that does not fit.
+// Resize makes the hold n bytes: it releases what is above n, or acquires what is missing (with
+// TryAcquireShared: a hold is a long-lived holder) and reports false, holding what it had, when
+// that does not fit.
 func (h *Hold) Resize(n int64) bool {
 	n = max(n, 0)
 	switch {
 	case n < h.n:
 		h.b.Release(h.n - n)
 	case n > h.n:
-		if !h.b.TryAcquire(n - h.n) {
+		if !h.b.TryAcquireShared(n - h.n) {
 			return false
 		}
 	}

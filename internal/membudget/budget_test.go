@@ -78,16 +78,20 @@ func TestSignals(t *testing.T) {
 func TestHold(t *testing.T) {
 	b := New(100)
 	h, other := NewHold(b), NewHold(b)
-	if !h.Resize(60) || !other.Resize(40) {
-		t.Fatal("100 of 100 refused")
+	if !h.Resize(60) || !other.Resize(15) {
+		t.Fatal("75 of the shared 75 refused")
 	}
 	if h.Resize(61) {
-		t.Error("grew beyond the budget")
+		t.Error("grew beyond the shared limit")
 	}
 	if h.Held() != 60 {
 		t.Errorf("a refused resize changed the hold to %d", h.Held())
 	}
-	if !h.Resize(10) || !other.Resize(90) {
+	if !b.TryAcquire(25) {
+		t.Error("the quarter left to requests was taken")
+	}
+	b.Release(25)
+	if !h.Resize(10) || !other.Resize(65) {
 		t.Error("shrinking made no room")
 	}
 	h.Close()
