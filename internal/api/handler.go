@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
 )
@@ -37,6 +38,14 @@ type ValidatorFunc func(operation string, body []byte) error
 // Validate calls f.
 func (f ValidatorFunc) Validate(operation string, body []byte) error { return f(operation, body) }
 
+// Budget is the memory a request draws from while it is served (docs/design/memory.md).
+type Budget interface {
+	// TryAcquire takes n bytes if they fit and reports whether it did; it never blocks.
+	TryAcquire(n int64) bool
+	// Release gives back n bytes taken with TryAcquire.
+	Release(n int64)
+}
+
 type opFunc func(ctx context.Context, body []byte) (any, error)
 
 // Handler serves the Firehose AWS JSON 1.1 protocol on POST /.
@@ -45,16 +54,43 @@ type Handler struct {
 	validate Validator
 	log      *slog.Logger
 	bufs     sync.Pool
+	budget   Budget       // nil: no bound
+	refused  atomic.Int64 // requests refused for lack of budget
 }
 
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithBudget makes every request acquire twice its body's length (MaxBodyBytes when the length
+// is unknown) from b before its body is read, and release it when the answer is written: the
+// body, and its decoded records or journal frame. A request that does not fit is answered
+// ServiceUnavailableException "Slow down." without reading its body.
+func WithBudget(b Budget) Option { return func(h *Handler) { h.budget = b } }
+
 // NewHandler returns a Handler with no operations; register them with Handle and HandleBody.
-func NewHandler(v Validator, log *slog.Logger) *Handler {
-	return &Handler{
+func NewHandler(v Validator, log *slog.Logger, opts ...Option) *Handler {
+	h := &Handler{
 		ops:      map[string]opFunc{},
 		validate: v,
 		log:      log,
 		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Refused returns the number of requests refused for lack of memory budget since the Handler
+// was made.
+func (h *Handler) Refused() int64 { return h.refused.Load() }
+
+// admissionBytes is what a request with body length n (-1: unknown) acquires.
+func admissionBytes(n int64) int64 {
+	if n < 0 || n > MaxBodyBytes {
+		n = MaxBodyBytes
+	}
+	return 2 * n
 }
 
 // Handle registers a typed operation: the body is validated against the model, decoded into
@@ -90,9 +126,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Errorf(CodeUnknownOperation, "Operation %q is not supported by this service.", target))
 		return
 	}
+	if r.ContentLength > MaxBodyBytes {
+		// Refused before anything is acquired: waiting for budget would not make it fit.
+		writeError(w, Errorf(CodeSerialization, "request body is larger than %d bytes", MaxBodyBytes))
+		return
+	}
+	if h.budget != nil {
+		n := admissionBytes(r.ContentLength)
+		if !h.budget.TryAcquire(n) {
+			h.refused.Add(1)
+			writeError(w, Errorf(CodeServiceUnavailable, "Slow down."))
+			return
+		}
+		defer h.budget.Release(n) // after the answer is written, below
+	}
 	buf := h.bufs.Get().(*bytes.Buffer)
 	defer h.putBuf(buf)
 	buf.Reset()
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation, not a doubling series
+	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
 		writeError(w, Errorf(CodeSerialization, "failed to read request body: %v", err))

@@ -96,3 +96,77 @@ func TestStatusTable(t *testing.T) {
 		}
 	}
 }
+
+// countingBudget is a Budget of limit bytes that records what its holders did.
+type countingBudget struct {
+	limit, used, peak int64
+}
+
+func (b *countingBudget) TryAcquire(n int64) bool {
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	return true
+}
+
+func (b *countingBudget) Release(n int64) { b.used -= n }
+
+// unreadBody fails the test if the handler reads it.
+type unreadBody struct{ t *testing.T }
+
+func (u unreadBody) Read([]byte) (int, error) {
+	u.t.Error("body of a refused request was read")
+	return 0, io.EOF
+}
+
+func TestHandlerAdmission(t *testing.T) {
+	body := `{"DeliveryStreamName":"s"}`
+	tests := []struct {
+		name          string
+		limit         int64
+		contentLength int64 // -1: unknown
+		status        int
+		want          string
+		wantPeak      int64
+	}{
+		{"fits", 2 * int64(len(body)), int64(len(body)), 200, `{"DeliveryStreamNames":["s"],"HasMoreDeliveryStreams":false}`, 2 * int64(len(body))},
+		{"does not fit", 2*int64(len(body)) - 1, int64(len(body)), 503, `{"__type":"ServiceUnavailableException","message":"Slow down."}`, 0},
+		{"unknown length takes the largest body", 2 * MaxBodyBytes, -1, 200, `{"DeliveryStreamNames":["s"],"HasMoreDeliveryStreams":false}`, 2 * MaxBodyBytes},
+		{"unknown length that does not fit", 2*MaxBodyBytes - 1, -1, 503, `{"__type":"ServiceUnavailableException","message":"Slow down."}`, 0},
+		{"too large is not a throttle", 1 << 40, MaxBodyBytes + 1, 400, `{"__type":"SerializationException","message":"request body is larger than 16777216 bytes"}`, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &countingBudget{limit: tc.limit}
+			h := newTestHandler()
+			WithBudget(b)(h)
+			var r io.Reader = strings.NewReader(body)
+			if tc.status != 200 {
+				r = unreadBody{t}
+			}
+			req := httptest.NewRequest("POST", "/", r)
+			req.ContentLength = tc.contentLength
+			req.Header.Set("X-Amz-Target", "Firehose_20150804.DescribeDeliveryStream")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Errorf("status %d, want %d", rec.Code, tc.status)
+			}
+			if diff := cmp.Diff(tc.want, rec.Body.String()); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+			if b.used != 0 || b.peak != tc.wantPeak {
+				t.Errorf("budget used %d, peak %d after the answer; want 0 and %d", b.used, b.peak, tc.wantPeak)
+			}
+			wantRefused := int64(0)
+			if tc.status == 503 {
+				wantRefused = 1
+			}
+			if got := h.Refused(); got != wantRefused {
+				t.Errorf("Refused() = %d, want %d", got, wantRefused)
+			}
+		})
+	}
+}

@@ -39,7 +39,16 @@ type streamJSON struct {
 type listJSON struct {
 	Now     time.Time   `json:"now"`
 	Journal journalJSON `json:"journal"`
+	Memory  memoryJSON  `json:"memory"`
 	Streams []rowJSON   `json:"streams"`
+}
+
+type memoryJSON struct {
+	LimitBytes      int64 `json:"limitBytes"`
+	UsedBytes       int64 `json:"usedBytes"`
+	PeakBytes       int64 `json:"peakBytes"`
+	Refusals        int64 `json:"refusals"`
+	RefusedRequests int64 `json:"refusedRequests"`
 }
 
 type journalJSON struct {
@@ -123,7 +132,7 @@ func (h *Handler) streams(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	list := slices.Clone(h.src.Streams())
 	slices.SortFunc(list, func(a, b StreamSummary) int { return cmp.Compare(a.Name, b.Name) })
-	out := listJSON{Now: now, Journal: journalJSON(h.src.Journal()), Streams: make([]rowJSON, 0, len(list))}
+	out := listJSON{Now: now, Journal: journalJSON(h.src.Journal()), Memory: memoryJSON(h.src.Memory()), Streams: make([]rowJSON, 0, len(list))}
 	trendStart := minute(now).Add(-(trendMinutes - 1) * time.Minute)
 	for _, s := range list {
 		row := rowJSON{streamJSON: h.summary(s, now)}

@@ -39,6 +39,7 @@ func apiFixture(t testing.TB) *Handler {
 	f.delivered("clicks", Object{Time: m(-time.Minute), Bucket: "clicks", Key: "2025/03/14/11/b.gz", Bytes: 2048, Records: 20})
 	f.failed("clicks", Failure{Time: m(-time.Minute), Kind: "delivery", Code: "S3.AccessDenied", Message: "Access Denied"})
 	f.journal = JournalSpace{StoreBytes: 300 << 20, LimitBytes: 900 << 20, ReservedBytes: 64 << 20, DiskBytes: 1 << 30, DiskFreeBytes: 600 << 20}
+	f.memory = MemoryBudget{LimitBytes: 192 << 20, UsedBytes: 40 << 20, PeakBytes: 180 << 20, Refusals: 7, RefusedRequests: 5}
 	h := New(f, nil)
 	h.now = func() time.Time { return apiNow }
 	return h
@@ -57,6 +58,7 @@ func TestAPI(t *testing.T) {
 			name: "list", path: "/console/api/streams", status: 200,
 			want: `{"now":"2025-03-14T12:00:30Z",
 				"journal":{"storeBytes":314572800,"limitBytes":943718400,"reservedBytes":67108864,"diskBytes":1073741824,"diskFreeBytes":629145600,"full":false},
+				"memory":{"limitBytes":201326592,"usedBytes":41943040,"peakBytes":188743680,"refusals":7,"refusedRequests":5},
 				"streams":[
 				{"name":"clicks","status":"ACTIVE","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::clicks","created":"2025-03-01T09:00:00Z",
 				 "incomingRecordsPerSecond":10,"incomingBytesPerSecond":1011.1111111111111,"freshnessSeconds":45,

@@ -40,6 +40,15 @@ type JournalSpace struct {
 	Full          bool  // a put of 4 MiB would be refused for lack of room
 }
 
+// MemoryBudget is the process's memory budget and its use (docs/design/memory.md).
+type MemoryBudget struct {
+	LimitBytes      int64 // the budget
+	UsedBytes       int64 // held now
+	PeakBytes       int64 // most held at once since the start
+	Refusals        int64 // acquires refused since the start: requests, readers, buffers
+	RefusedRequests int64 // API requests answered "Slow down." for lack of budget
+}
+
 // Point is the value of a metric in the minute that starts at Time.
 type Point struct {
 	Time  time.Time
@@ -89,6 +98,8 @@ type Source interface {
 	Failures(name string, limit int) []Failure
 	// Journal returns the journal's room and use.
 	Journal() JournalSpace
+	// Memory returns the memory budget and its use.
+	Memory() MemoryBudget
 }
 
 // Handler serves the console page under /console/ and its JSON API under /console/api/.

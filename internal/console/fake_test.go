@@ -16,6 +16,7 @@ type fakeSource struct {
 	objects  map[string][]Object           // latest first
 	failures map[string][]Failure          // latest first
 	journal  JournalSpace
+	memory   MemoryBudget
 }
 
 var _ Source = (*fakeSource)(nil)
@@ -72,6 +73,12 @@ func (f *fakeSource) Journal() JournalSpace {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.journal
+}
+
+func (f *fakeSource) Memory() MemoryBudget {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.memory
 }
 
 // add registers a stream with its description.

@@ -96,6 +96,20 @@ type Config struct {
 	// Shards is the number of shared JetStream streams that hold the records of delivery
 	// streams (docs/design/journal.md, "Layout"); each syncs to disk on its own.
 	Shards int `json:"shards,omitempty"`
+	// Budget, when set, is the process's memory budget: a Reader holds its read-ahead from it
+	// while it has a consumer open (docs/design/memory.md). Nil means no bound.
+	Budget Budget `json:"-"`
+}
+
+// Budget is the memory budget Readers draw their read-ahead from.
+type Budget interface {
+	// TryAcquireShared takes n bytes if they fit under the part of the budget that long-lived
+	// holders may use, and reports whether it did; it never blocks.
+	TryAcquireShared(n int64) bool
+	// Release gives back n bytes taken with TryAcquireShared.
+	Release(n int64)
+	// Freed returns a channel closed at the next Release.
+	Freed() <-chan struct{}
 }
 
 // WithDefaults returns c with zero fields set to their defaults.

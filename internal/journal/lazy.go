@@ -53,6 +53,7 @@ func (r *Reader) park() {
 	}
 	r.it.Stop()
 	r.it = nil
+	r.release()
 	if r.cons == nil {
 		return
 	}
@@ -87,6 +88,10 @@ func (r *Reader) open(ctx context.Context) error {
 		}
 		poll.Stop()
 	}
+	pull, err := r.acquire(ctx, r.j)
+	if err != nil {
+		return err
+	}
 	cons, err := r.j.js.OrderedConsumer(ctx, r.ref.stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{r.ref.subject},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -94,16 +99,72 @@ func (r *Reader) open(ctx context.Context) error {
 		InactiveThreshold: time.Minute,
 	})
 	if err != nil {
+		r.release()
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			err = ErrNoStream
 		}
 		return err
 	}
-	r.it, err = cons.Messages(jetstream.PullMaxBytes(r.j.cfg.ReadAheadBytes))
-	if err == nil {
-		r.cons = cons
+	r.it, err = cons.Messages(jetstream.PullMaxBytes(int(pull)))
+	if err != nil {
+		r.release()
+		return err
 	}
-	return err
+	r.cons = cons
+	return nil
+}
+
+// acquire takes the read-ahead of a consumer about to open from the memory budget (its shared
+// part: read-ahead is a long-lived holder, and requests keep the rest) and returns
+// it, the consumer's PullMaxBytes: Config.ReadAheadBytes when it fits, else MaxMessageBytes (a
+// pull must fit the largest message). When neither fits it waits for a release, the consumer
+// still closed, and tries again. After Config.ReaderIdle of waiting it goes on with
+// MaxMessageBytes without holding them, so that a stream is not starved by readers of others
+// that stay busy: the budget is then overdrawn by at most one message per waiting reader
+// (docs/design/memory.md, "No deadlock").
+func (r *Reader) acquire(ctx context.Context, j *Journal) (int64, error) {
+	full, least := int64(j.cfg.ReadAheadBytes), int64(j.cfg.MaxMessageBytes)
+	b := j.cfg.Budget
+	if b == nil {
+		return full, nil
+	}
+	var patience *time.Timer
+	for {
+		freed := b.Freed() // before trying, so that a release in between is not missed
+		n := full
+		ok := b.TryAcquireShared(n)
+		if !ok && least < full {
+			n = least
+			ok = b.TryAcquireShared(n)
+		}
+		if ok {
+			if patience != nil {
+				patience.Stop()
+			}
+			r.budget, r.held = b, n
+			return n, nil
+		}
+		if patience == nil {
+			patience = time.NewTimer(j.cfg.ReaderIdle)
+		}
+		select {
+		case <-freed:
+		case <-patience.C:
+			j.log.Warn("journal read-ahead over the memory budget", "stream", r.stream, "bytes", least, "waited", j.cfg.ReaderIdle)
+			return least, nil
+		case <-ctx.Done():
+			patience.Stop()
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// release gives the reader's read-ahead back to the budget.
+func (r *Reader) release() {
+	if r.held > 0 {
+		r.budget.Release(r.held)
+		r.held = 0
+	}
 }
 
 // watch returns a channel that is closed when a message of the stream name is appended (or

@@ -71,6 +71,10 @@ type Reader struct {
 	ref  streamRef
 	next uint64 // the sequence to read from when (re)opened
 	cons jetstream.Consumer
+
+	// budget and held are the read-ahead the open consumer holds (Config.Budget).
+	budget Budget
+	held   int64
 }
 
 // Read returns a Reader of the stream name starting at sequence from (1 if from is 0, or the
@@ -104,6 +108,11 @@ func (j *Journal) read(ctx context.Context, name string, from, to uint64) (*Read
 	if st.Messages == 0 || st.LastSeq < from {
 		return &Reader{stream: name, done: true}, nil
 	}
+	r := &Reader{stream: name, nonce: ref.nonce, to: to}
+	pull, err := r.acquire(ctx, j)
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", name, err)
+	}
 	cons, err := j.js.OrderedConsumer(ctx, ref.stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{ref.subject},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -111,16 +120,17 @@ func (j *Journal) read(ctx context.Context, name string, from, to uint64) (*Read
 		InactiveThreshold: time.Minute,
 	})
 	if err != nil {
+		r.release()
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			err = ErrNoStream
 		}
 		return nil, fmt.Errorf("read %q: %w", name, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxBytes(j.cfg.ReadAheadBytes))
-	if err != nil {
+	if r.it, err = cons.Messages(jetstream.PullMaxBytes(int(pull))); err != nil {
+		r.release()
 		return nil, fmt.Errorf("read %q: %w", name, err)
 	}
-	return &Reader{stream: name, nonce: ref.nonce, it: it, to: to}, nil
+	return r, nil
 }
 
 // Next returns the next message. It blocks until one is stored or ctx ends; after ctx ends
@@ -165,6 +175,7 @@ func (r *Reader) stop() {
 	if r.it != nil {
 		r.it.Stop()
 		r.it = nil
+		r.release()
 	}
 }
 

@@ -45,6 +45,10 @@ type Config struct {
 	// beyond it the largest buffer is written early. With dynamic partitioning each of up to
 	// MaxActivePartitions buffers may otherwise grow to SizeInMBs.
 	MaxBufferBytes int `json:"maxBufferBytes"`
+	// MemoryBudget bounds the bytes that request bodies being read, decoded batches, delivery
+	// buffers and journal read-ahead hold together (default 192 MiB, at least 64 MiB); over it,
+	// puts are refused with ServiceUnavailableException "Slow down." (docs/design/memory.md).
+	MemoryBudget int64 `json:"memoryBudget"`
 	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
 	// stream, default 500 as in AWS; records beyond go to the error output.
 	MaxActivePartitions int `json:"maxActivePartitions"`
@@ -98,6 +102,11 @@ const (
 	DefaultDataDir   = "./hydrant-data"
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "000000000000"
+	// DefaultMemoryBudget suits a 2-core machine with a few GiB (docs/design/memory.md).
+	DefaultMemoryBudget = 192 << 20
+	// MinMemoryBudget admits the largest request (twice api.MaxBodyBytes) with room beside it
+	// for a journal reader's smallest read-ahead and a delivery buffer.
+	MinMemoryBudget = 64 << 20
 )
 
 // WithDefaults returns c with empty fields set to their defaults.
@@ -119,6 +128,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxBufferBytes == 0 {
 		c.MaxBufferBytes = 256 << 20
+	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = DefaultMemoryBudget
 	}
 	if c.MaxActivePartitions == 0 {
 		c.MaxActivePartitions = 500
@@ -145,6 +157,8 @@ func (c Config) WithDefaults() Config {
 		c.Journal.Listen = c.NATSListen
 	}
 	c.Journal = c.Journal.WithDefaults()
+	// A reader's read-ahead is at most an eighth of the budget, and at least one message.
+	c.Journal.ReadAheadBytes = max(c.Journal.MaxMessageBytes, min(c.Journal.ReadAheadBytes, int(c.MemoryBudget/8)))
 	return c
 }
 
@@ -186,6 +200,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBufferBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("maxBufferBytes %d: must be at least 1 MiB", c.MaxBufferBytes))
+	}
+	if c.MemoryBudget < MinMemoryBudget {
+		errs = append(errs, fmt.Errorf("memoryBudget %d: must be at least %d (64 MiB)", c.MemoryBudget, MinMemoryBudget))
 	}
 	if c.MaxActivePartitions < 1 || c.MaxActivePartitions > 100000 {
 		errs = append(errs, fmt.Errorf("maxActivePartitions %d: must be between 1 and 100000", c.MaxActivePartitions))

@@ -77,3 +77,5 @@ func (c consoleSource) Failures(name string, limit int) []console.Failure {
 }
 
 func (c consoleSource) Journal() console.JournalSpace { return c.s.journalSpace() }
+
+func (c consoleSource) Memory() console.MemoryBudget { return c.s.memory() }

@@ -25,6 +25,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/dirlock"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/membudget"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/metrics/cloudwatch"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
@@ -38,6 +39,8 @@ type Server struct {
 	ready chan struct{}
 	addr  string
 
+	budget     *membudget.Budget // the process's memory (docs/design/memory.md)
+	api        *api.Handler
 	journal    *journal.Journal
 	cat        *catalog.Catalog
 	deliveries *delivery.Manager
@@ -125,7 +128,11 @@ func (s *Server) run(ctx context.Context) error {
 		defer stopPprof()
 	}
 
-	j, err := journal.Open(ctx, s.cfg.Journal, s.log.With("part", "journal"))
+	s.budget = membudget.New(s.cfg.MemoryBudget)
+	defer s.setMemoryLimit()()
+	jcfg := s.cfg.Journal
+	jcfg.Budget = s.budget
+	j, err := journal.Open(ctx, jcfg, s.log.With("part", "journal"))
 	if err != nil {
 		return fmt.Errorf("open journal: %w", err)
 	}
@@ -169,6 +176,7 @@ func (s *Server) run(ctx context.Context) error {
 		Metrics:         s.rec,
 		WritesPerStream: s.cfg.WritesPerStream,
 		Writes:          s.cfg.Writes,
+		Budget:          s.budget,
 	})
 	deliveriesDone := make(chan error, 1)
 	go func() { deliveriesDone <- s.deliveries.Run(runCtx) }()
@@ -190,6 +198,7 @@ func (s *Server) run(ctx context.Context) error {
 
 	s.addr = ln.Addr().String()
 	hs := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 30 * time.Second}
+	s.memoryGauges()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	s.log.Info("hydrant serving", "addr", s.addr, "data_dir", s.cfg.DataDir, "region", s.cfg.Region)
@@ -211,7 +220,8 @@ func (s *Server) run(ctx context.Context) error {
 }
 
 func (s *Server) routes() http.Handler {
-	h := api.NewHandler(api.ValidatorFunc(shape.Validate), s.log)
+	h := api.NewHandler(api.ValidatorFunc(shape.Validate), s.log, api.WithBudget(s.budget))
+	s.api = h
 	api.Handle(h, "CreateDeliveryStream", s.svc.CreateDeliveryStream)
 	api.Handle(h, "DeleteDeliveryStream", s.svc.DeleteDeliveryStream)
 	api.Handle(h, "DescribeDeliveryStream", s.svc.DescribeDeliveryStream)

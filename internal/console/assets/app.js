@@ -134,6 +134,18 @@ function journalTile(j) {
     h('div', { class: 'tile-note' }, j.full ? 'full: puts are refused until delivery frees room' : note));
 }
 
+// memoryTile shows the memory budget: what request bodies, delivery buffers and journal
+// read-ahead hold of it, its peak, and the requests refused for lack of it.
+function memoryTile(m) {
+  if (!m || !m.limitBytes) return null;
+  const full = m.usedBytes >= m.limitBytes;
+  const note = `peak ${fmt.bytes(m.peakBytes)}` + (m.refusedRequests ? ` · ${m.refusedRequests} puts told to slow down` : '');
+  return h('div', { class: 'tile', 'data-tile': 'memory' },
+    h('div', { class: 'tile-label' }, 'Memory budget'),
+    h('div', { class: `tile-value${full ? ' bad' : ''}` }, fmt.bytes(m.usedBytes), h('small', {}, ` of ${fmt.bytes(m.limitBytes)}`)),
+    h('div', { class: 'tile-note' }, note));
+}
+
 class ListView {
   constructor() {
     document.title = 'Delivery streams · Hydrant';
@@ -162,7 +174,8 @@ class ListView {
       tile('Incoming records', h('span', {}, fmt.rate(sum('incomingRecordsPerSecond')), h('small', {}, ' /s')), 'all streams'),
       tile('Incoming bytes', h('span', {}, fmt.bytes(sum('incomingBytesPerSecond')), h('small', {}, ' /s')), 'all streams'),
       tile('Oldest undelivered data', fresh.length ? fmt.duration(Math.max(...fresh)) : '—', fresh.length ? 'worst data freshness' : 'nothing waiting'),
-      journalTile(data.journal));
+      journalTile(data.journal),
+      memoryTile(data.memory));
     if (list.length === 0) {
       replace(this.body, empty('No delivery streams yet',
         'Create one with the AWS CLI, an SDK or the config file; it shows up here within seconds.',
