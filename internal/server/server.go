@@ -37,7 +37,9 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	ready chan struct{}
-	addr  string
+	// resumed is closed when the delivery of the streams found at the start runs again.
+	resumed chan struct{}
+	addr    string
 
 	budget     *membudget.Budget // the process's memory (docs/design/memory.md)
 	api        *api.Handler
@@ -71,6 +73,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log:        log,
 		now:        time.Now,
 		ready:      make(chan struct{}),
+		resumed:    make(chan struct{}),
 		putBatches: sync.Pool{New: func() any { return new(shape.PutBatch) }},
 		faults:     newFaultTable(cfg.Faults),
 	}, nil
@@ -262,6 +265,12 @@ func (s *Server) routes() http.Handler {
 // handleFlush delivers every buffered record now (of one stream with ?stream=NAME) and
 // answers when the objects are written.
 func (s *Server) handleFlush(w http.ResponseWriter, r *http.Request) {
+	select { // every stream's delivery runs again after a start
+	case <-s.resumed:
+	case <-r.Context().Done():
+		http.Error(w, "delivery not resumed yet", http.StatusServiceUnavailable)
+		return
+	}
 	names := s.deliveries.Streams()
 	if one := r.URL.Query().Get("stream"); one != "" {
 		names = []string{one}
@@ -319,8 +328,11 @@ func (s *Server) handleDeliveryStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // recover resumes every stream found in the catalog after a start: finishes transitions that
-// a stop interrupted and restarts delivery of active streams.
+// a stop interrupted and restarts delivery of active streams. Delivery is resumed in the
+// background, so that the API serves at once: puts need only the journal, and an active stream
+// takes them before its delivery runs again.
 func (s *Server) recover(ctx context.Context) error {
+	var active []string
 	for _, st := range s.cat.List() {
 		switch api.DeliveryStreamStatus(st.Status) {
 		case api.StatusCreating:
@@ -328,10 +340,7 @@ func (s *Server) recover(ctx context.Context) error {
 		case api.StatusDeleting:
 			s.svc.async(func(ctx context.Context) { s.svc.finishDelete(ctx, st.Name) })
 		case api.StatusActive:
-			if err := s.activate(ctx, st); err != nil {
-				// The stream keeps its records in the journal; the error says why they wait.
-				s.log.Error("resume delivery stream", "stream", st.Name, "err", err)
-			}
+			active = append(active, st.Name)
 		}
 		switch api.EncryptionStatus(st.Encryption.Status) {
 		case api.EncryptionEnabling, api.EncryptionDisabling:
@@ -348,7 +357,30 @@ func (s *Server) recover(ctx context.Context) error {
 			}
 		}
 	}
+	s.svc.async(func(ctx context.Context) { s.resumeDelivery(ctx, active) })
 	return nil
+}
+
+// resumeDelivery starts the delivery of the named streams, reading each one's configuration
+// again (it may have changed since the start); the delivery manager ignores a configuration
+// older than the one it has.
+func (s *Server) resumeDelivery(ctx context.Context, names []string) {
+	defer close(s.resumed)
+	start := s.now()
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return
+		}
+		st, err := s.cat.Get(name)
+		if err != nil || api.DeliveryStreamStatus(st.Status) != api.StatusActive {
+			continue // deleted or changed meanwhile; its own transition handles it
+		}
+		if err := s.activate(ctx, st); err != nil {
+			// The stream keeps its records in the journal; the error says why they wait.
+			s.log.Error("resume delivery stream", "stream", st.Name, "err", err)
+		}
+	}
+	s.log.Info("delivery resumed", "streams", len(names), "took", s.now().Sub(start))
 }
 
 // declareStreams creates the streams of the config file that do not exist yet.
