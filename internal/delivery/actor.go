@@ -95,9 +95,10 @@ type command struct {
 
 // readMsg is what the journal reader hands the actor.
 type readMsg struct {
-	gen int
-	b   journal.Batch
-	err error
+	gen  int
+	b    journal.Batch
+	err  error
+	idle <-chan struct{} // the reader stopped with nothing to read; closed when there may be
 }
 
 // Results of the actor's goroutines.
@@ -150,6 +151,7 @@ type actor struct {
 
 	readGen   int
 	rcancel   context.CancelFunc
+	parked    <-chan struct{} // the reader stopped idle: closed when the stream has more
 	rdone     chan struct{}
 	reads     chan readMsg
 	lastRead  uint64
@@ -256,8 +258,16 @@ func (a *actor) run(ctx context.Context) (err error) {
 			if err := a.onResult(ctx, r); err != nil {
 				return err
 			}
+		case <-a.parked:
+			a.startReader(ctx, a.nextSeq)
 		case m := <-reads:
 			if m.gen != a.readGen {
+				continue
+			}
+			if m.idle != nil {
+				// Nothing to read: no reader goroutine until the stream has more.
+				a.stopReader()
+				a.parked = m.idle
 				continue
 			}
 			if m.err != nil {
@@ -416,7 +426,7 @@ func (a *actor) startReader(ctx context.Context, from uint64) {
 	a.stopReader()
 	a.readGen++
 	gen := a.readGen
-	a.nextSeq = from
+	a.nextSeq, a.parked = from, nil
 	if from == 1 && a.lastRead == 0 {
 		a.lseqKnown = true // nothing settled yet: the first message must be LSeq 1
 	}
@@ -447,8 +457,13 @@ func (a *actor) startReader(ctx context.Context, from uint64) {
 			return
 		}
 		defer rd.Close()
+		rd.StopWhenIdle()
 		for {
 			b, err := rd.Next(rctx)
+			if errors.Is(err, journal.ErrIdle) {
+				send(readMsg{gen: gen, idle: rd.Wake()})
+				return
+			}
 			if errors.Is(err, journal.ErrCorrupt) {
 				a.d.Logger.Error("journal message does not decode; settled as empty", "stream", a.stream, "seq", b.Seq, "err", err)
 				a.d.Metrics.Record(a.stream, "Journal.CorruptMessages", metrics.UnitCount, 1)

@@ -20,6 +20,20 @@ const (
 	readerPoll = 30 * time.Second
 )
 
+// ErrIdle is returned by Next of a Reader set to StopWhenIdle when there is nothing to read:
+// the Reader holds no consumer, and Wake says when to call Next again.
+var ErrIdle = errors.New("journal reader idle")
+
+// StopWhenIdle makes Next return ErrIdle instead of waiting when the stream has nothing to read
+// (at once, or after Config.ReaderIdle without a message), so that the caller need not keep a
+// goroutine waiting: it waits on Wake with its other events and calls Next again. The Reader
+// stays usable.
+func (r *Reader) StopWhenIdle() { r.stopIdle = true }
+
+// Wake returns a channel closed when the stream may have something to read again: at the next
+// append (or delete) after the ErrIdle that Next returned last. Nil before any ErrIdle.
+func (r *Reader) Wake() <-chan struct{} { return r.wakeCh }
+
 // nextMsg returns the next message of r, opening a consumer when there is one to read and
 // parking (closing the consumer) after Config.ReaderIdle without one.
 func (r *Reader) nextMsg(ctx context.Context) (jetstream.Msg, error) {
@@ -77,6 +91,10 @@ func (r *Reader) open(ctx context.Context) error {
 		}
 		if has {
 			break
+		}
+		if r.stopIdle {
+			r.wakeCh = wake
+			return ErrIdle
 		}
 		poll := time.NewTimer(readerPoll)
 		select {

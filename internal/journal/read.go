@@ -70,7 +70,10 @@ type Reader struct {
 	j    *Journal
 	ref  streamRef
 	next uint64 // the sequence to read from when (re)opened
-	cons jetstream.Consumer
+	// stopIdle makes Next return ErrIdle rather than wait; wakeCh is the wake-up it registered.
+	stopIdle bool
+	wakeCh   <-chan struct{}
+	cons     jetstream.Consumer
 
 	// budget and held are the read-ahead the open consumer holds (Config.Budget).
 	budget Budget

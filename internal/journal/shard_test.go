@@ -198,3 +198,43 @@ func TestReaderHoldsNoConsumerWhenIdle(t *testing.T) {
 		waitConsumers(0) // parked again after ReaderIdle
 	}
 }
+
+// TestStopWhenIdle: a reader set to StopWhenIdle answers ErrIdle instead of waiting, and its
+// Wake channel closes at the next append.
+func TestStopWhenIdle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j := openTest(t, Config{Shards: 1, ReaderIdle: 20 * time.Millisecond})
+	createTest(t, j, "s")
+	r, err := j.Read(ctx, "s", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.StopWhenIdle()
+	if _, err := r.Next(ctx); !errors.Is(err, ErrIdle) {
+		t.Fatalf("Next of an empty stream = %v, want ErrIdle", err)
+	}
+	wake := r.Wake()
+	select {
+	case <-wake:
+		t.Fatal("woken before any append")
+	default:
+	}
+	p := appendTest(t, j, "s", time.UnixMilli(1), [][]byte{[]byte("a")})
+	select {
+	case <-wake:
+	case <-ctx.Done():
+		t.Fatal("not woken by the append")
+	}
+	b, err := r.Next(ctx)
+	if err != nil || b.Seq != p.Seq {
+		t.Fatalf("Next after the wake = seq %d, %v; want %d", b.Seq, err, p.Seq)
+	}
+	if _, err := r.Next(ctx); !errors.Is(err, ErrIdle) {
+		t.Fatalf("Next after ReaderIdle without a message = %v, want ErrIdle", err)
+	}
+	if n := consumers(t, j, "s"); n != 0 {
+		t.Errorf("%d consumers while idle, want 0", n)
+	}
+}
