@@ -66,6 +66,7 @@ type formatResult struct {
 	naturalBytes   int64         // record bytes in the natural bucket then
 	naturalObjects int
 	naturalAll     delivered // verified afterwards
+	peakRSS        int64     // hydrant's VmHWM after the flush: the load's peak resident memory
 }
 
 func (r formatResult) gzip() bool { return r.format == types.CompressionFormatGzip }
@@ -156,6 +157,9 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 		return r, err
 	}
 	r.cpuLoad, r.cpuTotal = c1.sub(c0), c2.sub(c0)
+	if r.peakRSS, _, err = h.Memory(); err != nil {
+		return r, err
+	}
 	fmt.Fprintf(stdout, "  ingest %.1f MB/s, %d objects complete at load end, flush done %v after the load; verifying ...\n",
 		r.load.MBPerSec(), len(atEnd), r.flushTook.Round(time.Millisecond))
 

@@ -91,6 +91,10 @@ func render(o options, base baseline, rs []formatResult, si sysInfo) string {
 		}
 	}
 	for _, r := range rs {
+		fmt.Fprintf(&b, "- %s: hydrant's peak resident memory (VmHWM) from its start to the flush's answer: %.0f MiB (issue 11's aim for one GZIP stream at full speed: ≤ 256 MiB)\n",
+			r.format, float64(r.peakRSS)/(1<<20))
+	}
+	for _, r := range rs {
 		fmt.Fprintf(&b, "- %s calls ok / failed / partial %d / %d / %d; latency p50 %v, p99 %v, max %v; listing at load end took %v\n",
 			r.format, r.load.OKCalls, r.load.FailedCalls, r.load.PartialCalls, ms(r.load.Percentile(0.5)), ms(r.load.Percentile(0.99)), ms(r.load.Percentile(1)), ms(r.listTook))
 		if r.load.FirstErr != nil {
