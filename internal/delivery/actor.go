@@ -180,12 +180,18 @@ type actor struct {
 	lastPublish time.Time
 	refresh     *time.Timer // armed when a status refresh was skipped
 
+	sleepTimer Timer           // armed while the actor is idle (errSleep)
 	mem        *membudget.Hold // this stream's share of the memory budget: what it holds
 	memBlocked bool            // the budget refused what it holds: reading waits for a release
 }
 
 // errStopped answers control messages of an actor that stopped.
 var errStopped = errors.New("delivery actor stopped")
+
+// errSleep ends run when the actor has had nothing to do for Deps.SleepAfter: everything it
+// read is settled and saved, and its reader is parked. The manager keeps no goroutine for it
+// until a command or an append wakes it, and run then starts again from the saved state.
+var errSleep = errors.New("delivery actor idle")
 
 // run delivers until ctx ends. It returns an error when the actor must be restarted from its
 // durable state (a lost compare-and-set, a journal that cannot be read).
@@ -197,6 +203,10 @@ func (a *actor) run(ctx context.Context) (err error) {
 		a.stopReader()
 		a.wg.Wait()
 		a.mem.Close()
+		if a.sleepTimer != nil {
+			a.sleepTimer.Stop()
+			a.sleepTimer = nil
+		}
 		if a.timer != nil {
 			a.timer.Stop()
 			a.timer = nil
@@ -217,6 +227,7 @@ func (a *actor) run(ctx context.Context) (err error) {
 		}
 	}()
 	for {
+		a.armSleep()
 		var refreshC <-chan time.Time
 		if a.refresh != nil {
 			refreshC = a.refresh.C
@@ -238,6 +249,10 @@ func (a *actor) run(ctx context.Context) (err error) {
 		if !a.memBlocked {
 			freed = nil
 		}
+		var sleepC <-chan time.Time
+		if a.sleepTimer != nil {
+			sleepC = a.sleepTimer.C()
+		}
 		if a.mem.Held() < squeezeMin {
 			squeezed = nil
 		}
@@ -257,6 +272,12 @@ func (a *actor) run(ctx context.Context) (err error) {
 		case r := <-a.results:
 			if err := a.onResult(ctx, r); err != nil {
 				return err
+			}
+		case <-sleepC:
+			a.sleepTimer = nil
+			if a.idle() {
+				a.publish(true)
+				return errSleep
 			}
 		case <-a.parked:
 			a.startReader(ctx, a.nextSeq)
@@ -289,6 +310,33 @@ func (a *actor) run(ctx context.Context) (err error) {
 		if a.ready {
 			a.step(ctx)
 		}
+	}
+}
+
+// idle reports whether the actor has nothing to do: its reader parked with nothing to read,
+// no record held, nothing in flight, its progress saved, no flush waiting.
+func (a *actor) idle() bool {
+	if !a.ready || a.rcancel != nil || a.parked == nil || a.unwritten != 0 || a.openBuffers() != 0 ||
+		len(a.sealed)+len(a.queue)+len(a.savingObjs)+len(a.writing) != 0 || a.procInFlight != 0 ||
+		a.savingState || a.stateDirty || len(a.flushes) != 0 || a.timer != nil || a.memBlocked {
+		return false
+	}
+	for _, lr := range a.legs {
+		if len(lr.gather) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// armSleep keeps the sleep timer armed while the actor is idle, and only then.
+func (a *actor) armSleep() {
+	switch idle := a.d.SleepAfter > 0 && a.idle(); {
+	case idle && a.sleepTimer == nil:
+		a.sleepTimer = a.d.Clock.NewTimer(a.d.SleepAfter)
+	case !idle && a.sleepTimer != nil:
+		a.sleepTimer.Stop()
+		a.sleepTimer = nil
 	}
 }
 

@@ -3,14 +3,11 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/membudget"
 )
 
@@ -94,47 +91,5 @@ func TestSqueezeWritesTheLargestBuffer(t *testing.T) {
 		if v != string(rec) {
 			t.Errorf("object %s holds %d bytes, want the record's %d", k, len(v), len(rec))
 		}
-	}
-}
-
-// TestIdleStreamHasOneGoroutine: once its reader has nothing to read, a stream keeps no reader
-// goroutine and no journal consumer, only its actor; an append wakes it.
-func TestIdleStreamHasOneGoroutine(t *testing.T) {
-	ctx := context.Background()
-	j, err := journal.Open(ctx, journal.Config{Dir: t.TempDir(), Shards: 1, ReaderIdle: 20 * time.Millisecond}.WithDefaults(), discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	const n = 50
-	before := runtime.NumGoroutine()
-	var specs []Spec
-	for i := range n {
-		name := fmt.Sprintf("s%d", i)
-		if err := j.CreateStream(ctx, name); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := j.Append(ctx, name, time.Now(), [][]byte{[]byte(name + "\n")}); err != nil {
-			t.Fatal(err)
-		}
-		spec := testSpec(t)
-		spec.Stream = name
-		specs = append(specs, spec)
-	}
-	out := newStore()
-	r := run(t, Deps{Log: j, State: j, Objects: out}, specs...)
-	defer r.stop()
-	for _, s := range specs {
-		r.flush(t, s.Stream)
-	}
-	// Actors, and the few goroutines of the manager and of the pools: not two per stream.
-	waitFor(t, "readers gone", func() bool { return runtime.NumGoroutine()-before <= n+10 })
-	// An append wakes the idle stream.
-	if _, err := j.Append(ctx, "s7", time.Now(), [][]byte{[]byte("again\n")}); err != nil {
-		t.Fatal(err)
-	}
-	r.flush(t, "s7")
-	if got := lines(out.under(""))["again"]; got != 1 {
-		t.Errorf("record appended to an idle stream delivered %d times, want 1", got)
 	}
 }

@@ -129,7 +129,7 @@ func discard() *slog.Logger {
 func openJournal(t testing.TB) *journal.Journal {
 	t.Helper()
 	// One shard: every test's stream shares its journal stream with any other it creates.
-	j, err := journal.Open(context.Background(), journal.Config{Dir: t.TempDir(), Shards: 1}.WithDefaults(), discard())
+	j, err := journal.Open(context.Background(), journal.Config{Dir: t.TempDir(), Shards: 1, ReaderIdle: 30 * time.Millisecond}.WithDefaults(), discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +154,10 @@ func run(t testing.TB, deps Deps, specs ...Spec) *running {
 	}
 	if deps.Backoff == (Backoff{}) {
 		deps.Backoff = Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond}
+	}
+	if deps.SleepAfter == 0 {
+		// Idle actors sleep soon, so that every test also wakes them by commands and appends.
+		deps.SleepAfter = 20 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{Manager: NewManager(deps), cancel: cancel, done: make(chan error, 1)}

@@ -53,6 +53,9 @@ type Deps struct {
 	// Processors bounds the processing jobs running in the whole process (default
 	// GOMAXPROCS × 2).
 	Processors int
+	// SleepAfter is how long an actor with nothing to do keeps its goroutine before it sleeps
+	// (default 30 s; negative: never); a command or an append wakes it.
+	SleepAfter time.Duration
 	// Budget is the process-wide memory budget the actors' buffers and objects draw from
 	// (docs/design/memory.md); nil is no bound.
 	Budget *membudget.Budget
@@ -90,7 +93,10 @@ type Manager struct {
 	removed map[string]time.Time // name → when it was removed
 }
 
-// handle is the manager's reference to a running actor.
+// DefaultSleepAfter is Deps.SleepAfter's default.
+const DefaultSleepAfter = 30 * time.Second
+
+// handle is the manager's reference to an actor.
 type handle struct {
 	name    string
 	status  *Status
@@ -98,6 +104,16 @@ type handle struct {
 	done    chan struct{}
 	cancel  context.CancelFunc
 	dynamic bool
+
+	// Sleep (docs/design/delivery.md, "Idle streams"), guarded by Manager.mu: asleep means no
+	// goroutine runs the actor; start runs one. senders counts callers about to send on mail,
+	// kick a wake-up that came while the actor was still running; either keeps it awake.
+	asleep    bool
+	kick      bool
+	senders   int
+	start     func()
+	unwatch   func() // cancels the append wake-up of a sleeping actor
+	closeDone func()
 }
 
 type startReq struct {
@@ -128,6 +144,9 @@ func NewManager(deps Deps) *Manager {
 	if deps.Processors <= 0 {
 		deps.Processors = runtime.GOMAXPROCS(0) * 2
 	}
+	if deps.SleepAfter == 0 {
+		deps.SleepAfter = DefaultSleepAfter
+	}
 	return &Manager{
 		d:       &shared{Deps: deps, writeSem: make(chan struct{}, deps.Writes), procSem: make(chan struct{}, deps.Processors)},
 		cmds:    make(chan startReq),
@@ -149,6 +168,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer func() {
 		m.mu.Lock()
 		m.running = false
+		for _, h := range m.actors {
+			if h.asleep {
+				h.asleep = false
+				h.unwatch()
+				h.closeDone()
+			}
+		}
 		m.mu.Unlock()
 		wg.Wait()
 	}()
@@ -172,19 +198,27 @@ func (m *Manager) Run(ctx context.Context) error {
 				before := prev[h.name]
 				prev[h.name] = h.done
 				a := &actor{stream: h.name, d: m.d, status: h.status, mail: h.mail, spec: req.spec}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer close(h.done)
-					if before != nil {
-						select { // the previous incarnation's actor first stops
-						case <-before:
-						case <-actx.Done():
-							return
+				var once sync.Once
+				h.closeDone = func() { once.Do(func() { close(h.done) }) }
+				h.start = func() {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if before != nil {
+							select { // the previous incarnation's actor first stops
+							case <-before:
+							case <-actx.Done():
+								h.closeDone()
+								return
+							}
+							before = nil
 						}
-					}
-					m.supervise(actx, a)
-				}()
+						if !m.supervise(actx, h, a) {
+							h.closeDone()
+						}
+					}()
+				}
+				h.start()
 			}
 			h.dynamic = dynamic(req.spec)
 			m.mu.Unlock()
@@ -193,14 +227,22 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-// supervise runs an actor, restarting it with back-off after a failure.
-func (m *Manager) supervise(ctx context.Context, a *actor) {
+// supervise runs an actor, restarting it with back-off after a failure. It returns true when
+// the actor went to sleep (its goroutine ends, the handle stays), false when ctx ended.
+func (m *Manager) supervise(ctx context.Context, h *handle, a *actor) bool {
 	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	for attempt := 1; ; attempt++ {
 		start := m.d.Clock.Now()
 		err := a.run(ctx)
 		if ctx.Err() != nil {
-			return
+			return false
+		}
+		if errors.Is(err, errSleep) {
+			if m.sleep(ctx, h) {
+				return true
+			}
+			attempt = 0 // woken before it slept: run again at once
+			continue
 		}
 		if m.d.Clock.Now().Sub(start) > time.Minute {
 			attempt = 1
@@ -209,8 +251,71 @@ func (m *Manager) supervise(ctx context.Context, a *actor) {
 		m.d.Logger.Error("delivery actor failed; restarting from its saved state", "stream", a.stream, "retry_in", d, "err", err)
 		a.status.recordFailure("engine", "delivery", "ActorRestart", err.Error(), m.d.Clock.Now())
 		if sleep(ctx, m.d.Clock, d) != nil {
-			return
+			return false
 		}
+	}
+}
+
+// sleep puts the handle's actor to sleep unless a wake-up is pending, and reports whether it
+// did. The append wake-up is registered before the check, so an append in between is a kick.
+func (m *Manager) sleep(ctx context.Context, h *handle) bool {
+	unwatch := m.d.Log.AfterAppend(h.name, func() { m.wake(h) })
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h.kick || h.senders > 0 || ctx.Err() != nil || m.actors[h.name] != h || !m.running {
+		h.kick = false
+		unwatch()
+		return false
+	}
+	h.asleep, h.unwatch = true, unwatch
+	return true
+}
+
+// wake runs the handle's actor again if it sleeps, or keeps it from going to sleep.
+func (m *Manager) wake(h *handle) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !h.asleep {
+		h.kick = true // an append while it decides to sleep
+		return
+	}
+	m.wakeLocked(h)
+}
+
+// wakeLocked starts the sleeping actor of h (m.mu held).
+func (m *Manager) wakeLocked(h *handle) {
+	if !h.asleep {
+		return
+	}
+	h.asleep = false
+	h.unwatch()
+	h.unwatch = nil
+	if m.running && m.actors[h.name] == h {
+		h.start()
+	} else {
+		h.closeDone()
+	}
+}
+
+// send delivers c to the handle's actor, waking it first, or fails when the actor stopped or
+// ctx ends.
+func (m *Manager) send(ctx context.Context, h *handle, c command) error {
+	m.mu.Lock()
+	h.senders++
+	m.wakeLocked(h)
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		h.senders--
+		m.mu.Unlock()
+	}()
+	select {
+	case h.mail <- c:
+		return nil
+	case <-h.done:
+		return fmt.Errorf("%w: %s stopped", ErrNoWorker, h.name)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -246,14 +351,10 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) error {
 		return fmt.Errorf("apply %s: %w", spec.Stream, ctx.Err())
 	}
 	h := <-req.reply
-	select {
-	case h.mail <- command{apply: &spec}:
-		return nil
-	case <-h.done:
-		return fmt.Errorf("%w: %s stopped", ErrNoWorker, spec.Stream)
-	case <-ctx.Done():
-		return fmt.Errorf("apply %s: %w", spec.Stream, ctx.Err())
+	if err := m.send(ctx, h, command{apply: &spec}); err != nil {
+		return fmt.Errorf("apply %s: %w", spec.Stream, err)
 	}
+	return nil
 }
 
 // Remove stops the stream's actor without writing its buffers (records still buffered are
@@ -269,6 +370,11 @@ func (m *Manager) Remove(ctx context.Context, stream string) error {
 	}
 	h, ok := m.actors[stream]
 	delete(m.actors, stream)
+	if ok && h.asleep { // no goroutine to stop
+		h.asleep = false
+		h.unwatch()
+		h.closeDone()
+	}
 	m.mu.Unlock()
 	if !ok {
 		return nil
@@ -289,17 +395,21 @@ func (m *Manager) Flush(ctx context.Context, stream string) error {
 	if h == nil {
 		return fmt.Errorf("%w: %s", ErrNoWorker, stream)
 	}
+	m.mu.Lock()
+	asleep := h.asleep
+	m.mu.Unlock()
+	if asleep {
+		// It slept with everything it read settled and saved and nothing left to read, and
+		// an append acknowledged before this call would have woken it.
+		return nil
+	}
 	stats, err := m.d.Log.Stats(ctx, stream)
 	if err != nil {
 		return fmt.Errorf("read journal position: %w", err)
 	}
 	req := &flushReq{upTo: stats.LastSeq, done: make(chan error, 1)}
-	select {
-	case h.mail <- command{flush: req}:
-	case <-h.done:
-		return fmt.Errorf("%w: %s stopped", ErrNoWorker, stream)
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := m.send(ctx, h, command{flush: req}); err != nil {
+		return err
 	}
 	select {
 	case err := <-req.done:

@@ -24,6 +24,8 @@ type Log interface {
 	Read(ctx context.Context, stream string, from uint64) (*journal.Reader, error)
 	ReadRange(ctx context.Context, stream string, from, to uint64) (*journal.Reader, error)
 	Stats(ctx context.Context, stream string) (journal.Stats, error)
+	// AfterAppend calls fn (which must not block) at the next append of stream; cancel stops it.
+	AfterAppend(stream string, fn func()) (cancel func())
 }
 
 // StateStore keeps a stream's delivery progress and flush intents durably.

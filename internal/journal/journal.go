@@ -209,6 +209,8 @@ type Journal struct {
 	mu      sync.Mutex
 	streams map[string]streamRef     // by delivery stream name
 	watches map[string]chan struct{} // parked readers' wake-ups, by delivery stream name (lazy.go)
+	// callbacks are the AfterAppend functions waiting, by delivery stream name (lazy.go).
+	callbacks map[string][]*afterAppend
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed when the connection is closed
@@ -259,13 +261,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		return nil, errors.New("start journal server: jetstream did not start (see the server log)")
 	}
 	j := &Journal{
-		cfg:     cfg,
-		log:     log,
-		ns:      ns,
-		space:   space,
-		streams: make(map[string]streamRef),
-		watches: make(map[string]chan struct{}),
-		closed:  make(chan struct{}),
+		cfg:       cfg,
+		log:       log,
+		ns:        ns,
+		space:     space,
+		streams:   make(map[string]streamRef),
+		watches:   make(map[string]chan struct{}),
+		callbacks: make(map[string][]*afterAppend),
+		closed:    make(chan struct{}),
 	}
 	space.start(func() int64 { return int64(ns.GlobalAccount().JetStreamUsage().Store) })
 	j.frames.New = func() any { b := make([]byte, 0, 64<<10); return &b }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -198,16 +199,58 @@ func (j *Journal) watch(name string) <-chan struct{} {
 	return ch
 }
 
-// wake closes the watch channel of name, if any reader waits on it.
+// AfterAppend calls fn once, at the next append of the stream name (or its deletion), in the
+// appender's goroutine: fn must not block. Calling cancel first means fn is not called. It lets
+// a stream with nothing to do keep no goroutine at all (docs/design/delivery.md, "Idle streams").
+func (j *Journal) AfterAppend(name string, fn func()) (cancel func()) {
+	cb := &afterAppend{fn: fn}
+	j.mu.Lock()
+	j.callbacks[name] = append(j.callbacks[name], cb)
+	j.mu.Unlock()
+	return func() {
+		cb.cancelled.Store(true)
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		cbs := j.callbacks[name]
+		for i, c := range cbs {
+			if c == cb {
+				cbs = append(cbs[:i], cbs[i+1:]...)
+				break
+			}
+		}
+		if len(cbs) == 0 {
+			delete(j.callbacks, name)
+		} else {
+			j.callbacks[name] = cbs
+		}
+	}
+}
+
+type afterAppend struct {
+	fn        func()
+	cancelled atomic.Bool
+}
+
+// wake closes the watch channel of name, if any reader waits on it, and calls the functions
+// registered with AfterAppend.
 func (j *Journal) wake(name string) {
 	j.mu.Lock()
 	ch, ok := j.watches[name]
 	if ok {
 		delete(j.watches, name)
 	}
+	cbs := j.callbacks[name]
+	if cbs != nil {
+		delete(j.callbacks, name)
+	}
 	j.mu.Unlock()
 	if ok {
 		close(ch)
+	}
+	for _, cb := range cbs {
+		if !cb.cancelled.Load() {
+			cb.fn()
+		}
 	}
 }
 

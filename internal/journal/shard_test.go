@@ -238,3 +238,27 @@ func TestStopWhenIdle(t *testing.T) {
 		t.Errorf("%d consumers while idle, want 0", n)
 	}
 }
+
+// TestAfterAppend: a function registered with AfterAppend runs once at the next append, and
+// not at all once cancelled.
+func TestAfterAppend(t *testing.T) {
+	j := openTest(t, Config{Shards: 1})
+	createTest(t, j, "s")
+	calls := make(chan string, 4)
+	j.AfterAppend("s", func() { calls <- "first" })
+	cancel := j.AfterAppend("s", func() { calls <- "cancelled" })
+	cancel()
+	appendTest(t, j, "s", time.UnixMilli(1), [][]byte{[]byte("a")})
+	appendTest(t, j, "s", time.UnixMilli(1), [][]byte{[]byte("b")})
+	close(calls)
+	var got []string
+	for c := range calls {
+		got = append(got, c)
+	}
+	if diff := cmp.Diff([]string{"first"}, got); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if n := len(j.callbacks); n != 0 {
+		t.Errorf("%d streams still have callbacks", n)
+	}
+}
