@@ -102,7 +102,10 @@ func (s *Server) append(ctx context.Context, pb *shape.PutBatch) (journal.Positi
 	pos, err := s.journal.Append(ctx, st.Name, s.now(), pb.Records)
 	switch {
 	case errors.Is(err, journal.ErrFull):
-		s.log.Warn("journal full; put refused", "stream", st.Name, "records", len(pb.Records), "err", err)
+		if ok, suppressed := s.refusals.allow(st.Name); ok {
+			s.log.Warn("journal full; put refused", "stream", st.Name, "records", len(pb.Records),
+				"refusals_not_logged", suppressed, "err", err)
+		}
 		return pos, false, api.Errorf(api.CodeServiceUnavailable, "Slow down.")
 	case errors.Is(err, journal.ErrNoStream):
 		return pos, false, s.svc.notFound(st.Name)

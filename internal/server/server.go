@@ -39,7 +39,10 @@ type Server struct {
 	ready chan struct{}
 	// resumed is closed when the delivery of the streams found at the start runs again.
 	resumed chan struct{}
-	addr    string
+	// refusals limits the log lines of puts refused by a full journal (they are counted in
+	// ThrottledRecords and hydrant_journal_refused_puts).
+	refusals *logLimiter
+	addr     string
 
 	budget     *membudget.Budget // the process's memory (docs/design/memory.md)
 	api        *api.Handler
@@ -68,7 +71,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:        cfg,
 		log:        log,
 		now:        time.Now,
@@ -76,7 +79,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		resumed:    make(chan struct{}),
 		putBatches: sync.Pool{New: func() any { return new(shape.PutBatch) }},
 		faults:     newFaultTable(cfg.Faults),
-	}, nil
+	}
+	s.refusals = newLogLimiter(10*time.Second, func() time.Time { return s.now() })
+	return s, nil
 }
 
 // ownedDirs returns the directories a server locks: the data directory, and the journal's
