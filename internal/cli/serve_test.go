@@ -42,15 +42,17 @@ func TestFullConfigValues(t *testing.T) {
 	got := struct {
 		Listen, DataDir, Region, Account, JournalDir string
 		Retention                                    time.Duration
-		MaxBytes                                     int64
+		MaxBytes, MaxStore, Reserved                 int64
 		Dirs                                         map[string]string
 		ObjectStore, S3Endpoint, LakeName            string
 		Streams                                      int
 	}{c.Listen, c.DataDir, c.Region, c.AccountID, c.Journal.Dir, c.Journal.Retention, c.Journal.MaxBytesPerStream,
+		c.Journal.MaxStoreBytes, c.Journal.ReservedBytes,
 		map[string]string{"archive": c.Buckets["archive"].Dir}, c.ObjectStore, c.S3.Endpoint, c.Buckets["lake"].Name, len(c.Streams)}
 	want := got
 	want.Listen, want.DataDir, want.Region, want.Account = "127.0.0.1:4999", "/var/lib/hydrant", "eu-west-1", "123456789012"
 	want.JournalDir, want.Retention, want.MaxBytes = "/var/lib/hydrant/journal", 48*time.Hour, 1<<30
+	want.MaxStore, want.Reserved = 20<<30, 128<<20
 	want.Dirs, want.Streams = map[string]string{"archive": "/mnt/archive"}, 1
 	want.ObjectStore, want.S3Endpoint, want.LakeName = "local", "http://127.0.0.1:9000", "real-lake"
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -68,6 +68,12 @@ type Config struct {
 	// MaxStreamBytes bounds each stream's journal; a full journal refuses puts with
 	// ServiceUnavailableException. -1 means no bound but the disk.
 	MaxStreamBytes int64 `json:"maxStreamBytes"`
+	// MaxStoreBytes bounds the whole journal store (records, delivery state, catalog); -1 or 0
+	// means no bound but the file system. ReservedBytes is the room within it kept for delivery
+	// state, intents and the catalog (0: an eighth of the bound, at most 64 MiB); record appends
+	// are refused before they would take it (docs/design/journal.md, "Space").
+	MaxStoreBytes int64 `json:"maxStoreBytes"`
+	ReservedBytes int64 `json:"reservedBytes"`
 	// NATSListen, when set, exposes the embedded NATS server on host:port.
 	NATSListen string `json:"natsListen"`
 	// PprofListen, when set, serves Go's net/http/pprof profiles on host:port.
@@ -152,6 +158,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxStreamBytes != 0 {
 		c.Journal.MaxBytesPerStream = c.MaxStreamBytes
+	}
+	if c.MaxStoreBytes != 0 {
+		c.Journal.MaxStoreBytes = c.MaxStoreBytes
+	}
+	if c.ReservedBytes != 0 {
+		c.Journal.ReservedBytes = c.ReservedBytes
 	}
 	if c.NATSListen != "" {
 		c.Journal.Listen = c.NATSListen
