@@ -22,6 +22,9 @@ func (k *kit) encode(data []byte) ([]byte, error) {
 		return data, nil
 	}
 	k.out.Reset()
+	// Room for a text object compressed about threefold, so that the buffer is not doubled
+	// (and left half empty) on the way.
+	k.out.Grow(len(data)/3 + 4<<10)
 	k.enc.Reset(&k.out)
 	if _, err := k.enc.Write(data); err != nil {
 		return nil, fmt.Errorf("compress object: %w", err)
@@ -39,7 +42,13 @@ type kitPool struct {
 	free map[compress.Format][]*kit
 }
 
-const maxKits = 4
+// maxKits is how many idle kits a stream keeps per format, and maxKeptOut the largest output
+// buffer a kept kit holds on to: a busy GZIP stream's kits otherwise keep every object's
+// compressed copy (tens of MiB each) and the parallel encoder's blocks between writes.
+const (
+	maxKits    = 1
+	maxKeptOut = 4 << 20
+)
 
 func newKitPool(cfg compress.Config) *kitPool {
 	return &kitPool{cfg: cfg, free: map[compress.Format][]*kit{}}
@@ -65,6 +74,9 @@ func (p *kitPool) get(f compress.Format) (*kit, error) {
 }
 
 func (p *kitPool) put(f compress.Format, k *kit) {
+	if k.out.Cap() > maxKeptOut {
+		k.out = bytes.Buffer{}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.free[f]) < maxKits {
