@@ -8,11 +8,7 @@ import (
 // journalGauges exposes the journal's room and use in the Prometheus exposition
 // (docs/design/metrics.md, "Journal space").
 func (s *Server) journalGauges() {
-	gauge := func(name, help string, v func(sp console.JournalSpace) int64) {
-		s.metrics.Gauge(name, help, func() []metrics.Sample {
-			return []metrics.Sample{{Value: float64(v(s.journalSpace()))}}
-		})
-	}
+	gauge := gauges(s, s.journalSpace)
 	gauge("hydrant_journal_store_bytes", "Bytes the journal holds: records, delivery state and catalog.",
 		func(sp console.JournalSpace) int64 { return sp.StoreBytes })
 	gauge("hydrant_journal_limit_bytes", "Journal bytes at which puts are refused (-1: unknown).",
@@ -40,5 +36,15 @@ func (s *Server) journalSpace() console.JournalSpace {
 	return console.JournalSpace{
 		StoreBytes: sp.StoreBytes, LimitBytes: sp.LimitBytes, ReservedBytes: sp.ReservedBytes,
 		DiskBytes: sp.DiskBytes, DiskFreeBytes: sp.DiskFreeBytes, Full: sp.Full,
+	}
+}
+
+// gauges returns a function that registers a Prometheus gauge reading one field of the
+// snapshot read takes at each scrape.
+func gauges[T any](s *Server, read func() T) func(name, help string, v func(T) int64) {
+	return func(name, help string, v func(T) int64) {
+		s.metrics.Gauge(name, help, func() []metrics.Sample {
+			return []metrics.Sample{{Value: float64(v(read()))}}
+		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"runtime/debug"
 
 	"github.com/hydrant-dev/hydrant/internal/console"
-	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
 
 // memoryLimitHeadroom is what the Go runtime's soft memory limit allows beyond the memory
@@ -29,11 +28,7 @@ func (s *Server) setMemoryLimit() (restore func()) {
 // memoryGauges exposes the memory budget in the Prometheus exposition (docs/design/metrics.md,
 // "Memory budget").
 func (s *Server) memoryGauges() {
-	gauge := func(name, help string, v func(m console.MemoryBudget) int64) {
-		s.metrics.Gauge(name, help, func() []metrics.Sample {
-			return []metrics.Sample{{Value: float64(v(s.memory()))}}
-		})
-	}
+	gauge := gauges(s, s.memory)
 	gauge("hydrant_memory_budget_bytes", "Bytes that request bodies, decoded batches, delivery buffers and journal read-ahead may hold together.",
 		func(m console.MemoryBudget) int64 { return m.LimitBytes })
 	gauge("hydrant_memory_budget_used_bytes", "Bytes of the memory budget held now.",
