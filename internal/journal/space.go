@@ -20,18 +20,14 @@ import (
 // (MaxStoreBytes, or the file system's size) and at most maxDefaultReserve.
 const maxDefaultReserve = 64 << 20
 
-// What an append takes on disk beyond its records' bytes, as admission counts it.
-const (
-	// appendOverhead is the frame's header and what the store adds to a message: JetStream's
-	// record header, subject and checksum (about 30 bytes plus the subject, up to 204 bytes).
-	appendOverhead = 256
-	// recordOverhead is a record's length in the frame: a uvarint of at most 3 bytes for
-	// Firehose's records of up to 1,000 KiB.
-	recordOverhead = 3
-)
+// appendOverhead is what an append takes on disk beyond its put's body, as admission counts
+// it: the frame's header and what the store adds to a message (JetStream's record header,
+// subject and checksum: about 30 bytes plus the subject, up to 204 bytes).
+const appendOverhead = 256
 
-// largestPut is what the largest put Firehose allows (500 records, 4 MiB) counts in admission.
-const largestPut = 4<<20 + 500*recordOverhead + appendOverhead
+// largestPut is what the largest put Firehose allows counts in admission: 500 records of 4 MiB
+// in all, each with its length in the frame (a uvarint of at most 3 bytes for 1,000 KiB).
+const largestPut = 4<<20 + 500*3 + 2 + appendOverhead
 
 // Reading ages: a decision to admit may rest on a reading up to spaceEvery old (the bytes
 // admitted since are counted); a refusal only on one younger than spaceRecheck, so space that
@@ -150,14 +146,11 @@ func (s *space) within(age time.Duration) *spaceReading {
 	return r
 }
 
-// admit counts an append of records as in flight if there is room for it and returns its
-// size, to be given to release when the append is over; else it returns an error wrapping
-// ErrFull.
-func (s *space) admit(records [][]byte) (int64, error) {
-	n := int64(appendOverhead)
-	for _, r := range records {
-		n += int64(len(r)) + recordOverhead
-	}
+// admit counts an append of a put of body bytes in the frame (putBodyLen) as in flight if there
+// is room for it and returns its size, to be given to release when the append is over; else it
+// returns an error wrapping ErrFull.
+func (s *space) admit(body int) (int64, error) {
+	n := int64(body) + appendOverhead
 	pending := s.inflight.Add(n)
 	r := s.within(spaceEvery)
 	err := s.check(r, pending)

@@ -39,7 +39,8 @@ func (d *fakeDisk) space(tb testing.TB, cfg Config) *space {
 }
 
 // put is one record whose append counts exactly 10 MiB.
-var put = [][]byte{make([]byte, 10*mib-appendOverhead-recordOverhead)}
+// put is the body of a put that admission counts as 10 MiB.
+const put = 10*mib - appendOverhead
 
 // fill admits and releases puts until one is refused, and returns how many were admitted.
 func fill(tb testing.TB, s *space) int {
@@ -288,10 +289,11 @@ func BenchmarkSpaceAdmit(b *testing.B) {
 	for i := range recs {
 		recs[i] = make([]byte, 1024)
 	}
+	body := putBodyLen(recs)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			held, err := s.admit(recs)
+			held, err := s.admit(body)
 			if err != nil {
 				b.Fatal(err)
 			}

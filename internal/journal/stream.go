@@ -209,17 +209,18 @@ func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
 // was taken into a message withdraws it, one that ends later leaves the outcome unknown.
 // The records are copied; the caller may reuse them when Append returns.
 func (j *Journal) Append(ctx context.Context, stream string, arrival time.Time, records [][]byte) (Position, error) {
-	held, err := j.space.admit(records) // room for it and the reserve (space.go)
+	if len(records) > maxRecordsPerFrame {
+		return Position{}, fmt.Errorf("append %q: %d records: %w", stream, len(records), ErrTooLarge)
+	}
+	body := putBodyLen(records)
+	if n := frameV2MaxHeader + maxArrivalLen + body; n > j.cfg.MaxMessageBytes {
+		return Position{}, fmt.Errorf("append %q: frame of %d bytes over %d: %w", stream, n, j.cfg.MaxMessageBytes, ErrTooLarge)
+	}
+	held, err := j.space.admit(body) // room for it and the reserve (space.go)
 	if err != nil {
 		return Position{}, fmt.Errorf("append %q: %w", stream, err)
 	}
 	defer j.space.release(held)
-	if len(records) > maxRecordsPerFrame {
-		return Position{}, fmt.Errorf("append %q: %d records: %w", stream, len(records), ErrTooLarge)
-	}
-	if n := frameV2MaxHeader + maxArrivalLen + putBodyLen(records); n > j.cfg.MaxMessageBytes {
-		return Position{}, fmt.Errorf("append %q: frame of %d bytes over %d: %w", stream, n, j.cfg.MaxMessageBytes, ErrTooLarge)
-	}
 	ref, err := j.ref(ctx, stream)
 	if err != nil {
 		return Position{}, fmt.Errorf("append %q: %w", stream, err)
