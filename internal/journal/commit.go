@@ -262,24 +262,14 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 // lastLSeq returns the lseq of the last message on the subject of ref: 0 when there is none or
 // it is a version 1 frame. A last message that does not decode counts as none (and is logged).
 func (j *Journal) lastLSeq(ctx context.Context, ref streamRef) (uint64, error) {
-	subject := ref.subject
-	s, err := j.js.Stream(ctx, ref.stream)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			err = fmt.Errorf("%w: %w", ErrNoStream, err)
-		}
-		return 0, err
-	}
-	m, err := s.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
+	m, err := j.directGet(ctx, ref, directGetReq{LastBySubj: ref.subject})
+	if err != nil || m == nil {
 		return 0, err
 	}
 	f, err := decodeFrame(m.Data)
 	if err != nil {
-		j.log.Warn("journal last message does not decode; lseq restarts", "subject", subject, "seq", m.Sequence, "err", err)
+		j.log.Warn("journal last message does not decode; lseq restarts", "subject", ref.subject,
+			"seq", m.Header.Get(jetstream.SequenceHeader), "err", err)
 		return 0, nil
 	}
 	return f.lseq, nil

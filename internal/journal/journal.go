@@ -208,6 +208,7 @@ type Journal struct {
 
 	mu      sync.Mutex
 	streams map[string]streamRef     // by delivery stream name
+	forgets uint64                   // streams forgotten so far (see ref)
 	watches map[string]chan struct{} // parked readers' wake-ups, by delivery stream name (lazy.go)
 	// callbacks are the AfterAppend functions waiting, by delivery stream name (lazy.go).
 	callbacks map[string][]*afterAppend

@@ -257,26 +257,41 @@ func (j *Journal) wake(name string) {
 // hasFrom reports whether the stream of ref holds a message with sequence ≥ from, with one
 // direct get (next message of the subject at or after from).
 func (j *Journal) hasFrom(ctx context.Context, ref streamRef, from uint64) (bool, error) {
-	req, err := json.Marshal(struct {
-		Seq  uint64 `json:"seq"`
-		Next string `json:"next_by_subj"`
-	}{from, ref.subject})
+	msg, err := j.directGet(ctx, ref, directGetReq{Seq: from, NextBySubj: ref.subject})
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("look for messages from %d: %w", from, err)
 	}
-	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+ref.stream, req)
+	return msg != nil, nil
+}
+
+// directGetReq is a JetStream direct get request: the message at or after Seq on NextBySubj, or
+// the last one on LastBySubj.
+type directGetReq struct {
+	Seq        uint64 `json:"seq,omitempty"`
+	NextBySubj string `json:"next_by_subj,omitempty"`
+	LastBySubj string `json:"last_by_subj,omitempty"`
+}
+
+// directGet asks the stream of ref for one message with a single request (no stream info
+// first); it returns nil when there is no such message.
+func (j *Journal) directGet(ctx context.Context, ref streamRef, req directGetReq) (*nats.Msg, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+ref.stream, body)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
-			return false, ErrNoStream
+			return nil, ErrNoStream
 		}
-		return false, fmt.Errorf("look for messages from %d: %w", from, err)
+		return nil, err
 	}
 	switch st := msg.Header.Get("Status"); st {
 	case "":
-		return true, nil
+		return msg, nil
 	case "404":
-		return false, nil
+		return nil, nil
 	default:
-		return false, fmt.Errorf("look for messages from %d: status %s %s", from, st, msg.Header.Get("Description"))
+		return nil, fmt.Errorf("direct get: status %s %s", st, msg.Header.Get("Description"))
 	}
 }

@@ -35,14 +35,11 @@ type Position struct {
 // RecordID returns the ID of the put's record at index.
 func (p Position) RecordID(index int) string { return RecordID(p.Nonce, p.Seq, p.First+index) }
 
-// Stats describes the content of one journal stream.
+// Stats describes the messages of one delivery stream in the journal.
 type Stats struct {
-	Messages  uint64    // messages stored
-	Bytes     uint64    // bytes stored, framing and message overhead included
-	FirstSeq  uint64    // sequence of the oldest message (LastSeq+1 when empty)
-	LastSeq   uint64    // sequence of the newest message ever stored
-	FirstTime time.Time // store time of the oldest message
-	LastTime  time.Time // store time of the newest message
+	Messages uint64 // messages stored
+	FirstSeq uint64 // sequence of the oldest (0 when there is none)
+	LastSeq  uint64 // sequence of the newest (0 when there is none)
 }
 
 func (j *Journal) streamConfig(name string, nonce uint64) jetstream.StreamConfig {
@@ -153,12 +150,14 @@ func (j *Journal) clearStream(ctx context.Context, name string, ref streamRef) e
 // registry entry goes first, so that appends fail with ErrNoStream from then on.
 func (j *Journal) DeleteStream(ctx context.Context, name string) error {
 	ref, err := j.lookup(ctx, name)
-	j.forget(name)
-	defer j.wake(name) // parked readers find the stream gone
 	if err != nil {
+		j.forget(name)
 		return fmt.Errorf("delete stream %q: %w", name, err)
 	}
-	if err := j.registry.Delete(ctx, encodeName(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	defer j.wake(name) // parked readers find the stream gone
+	err = j.registry.Delete(ctx, encodeName(name))
+	j.forget(name) // after the entry is gone, so that no lookup finds it again (see ref)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete stream %q: %w", name, err)
 	}
 	if ref.own {
@@ -182,14 +181,18 @@ func (j *Journal) remember(name string, ref streamRef) {
 func (j *Journal) forget(name string) {
 	j.mu.Lock()
 	delete(j.streams, name)
+	j.forgets++
 	j.mu.Unlock()
 	j.dropCommitter(name)
 }
 
-// ref returns where the records of name live, from the cache or the registry.
+// ref returns where the records of name live, from the cache or the registry. A lookup that a
+// forget overtook is not cached: it may have read an entry that a delete then removed, and in a
+// shard a publish to a deleted stream's subject would succeed.
 func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
 	j.mu.Lock()
 	r, ok := j.streams[name]
+	gen := j.forgets
 	j.mu.Unlock()
 	if ok {
 		return r, nil
@@ -198,7 +201,11 @@ func (j *Journal) ref(ctx context.Context, name string) (streamRef, error) {
 	if err != nil {
 		return streamRef{}, err
 	}
-	j.remember(name, r)
+	j.mu.Lock()
+	if j.forgets == gen {
+		j.streams[name] = r
+	}
+	j.mu.Unlock()
 	return r, nil
 }
 
@@ -274,26 +281,29 @@ func (j *Journal) Stats(ctx context.Context, name string) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
 	}
-	st := info.State
-	if ref.own {
-		return Stats{Messages: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq,
-			FirstTime: st.FirstTime, LastTime: st.LastTime}, nil
-	}
-	out := Stats{Messages: st.Subjects[ref.subject]}
+	out := Stats{Messages: info.State.Subjects[ref.subject]}
 	if out.Messages == 0 {
 		return out, nil
 	}
-	last, err := s.GetLastMsgForSubject(ctx, ref.subject)
-	if err != nil {
+	if out.FirstSeq, err = j.seqOf(ctx, ref, directGetReq{Seq: 1, NextBySubj: ref.subject}); err != nil {
 		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
 	}
-	first, err := s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(ref.subject))
-	if err != nil {
+	if out.LastSeq, err = j.seqOf(ctx, ref, directGetReq{LastBySubj: ref.subject}); err != nil {
 		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
 	}
-	out.FirstSeq, out.FirstTime = first.Sequence, first.Time
-	out.LastSeq, out.LastTime = last.Sequence, last.Time
 	return out, nil
+}
+
+// seqOf returns the sequence of the message req finds, or ErrNotFound.
+func (j *Journal) seqOf(ctx context.Context, ref streamRef, req directGetReq) (uint64, error) {
+	m, err := j.directGet(ctx, ref, req)
+	if err != nil {
+		return 0, err
+	}
+	if m == nil {
+		return 0, ErrNotFound
+	}
+	return strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
 }
 
 func (j *Journal) stream(ctx context.Context, name string) (streamRef, jetstream.Stream, error) {
