@@ -6,6 +6,7 @@ package membudget
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // Budget is a bound on bytes held at once, shared by every holder in the process. A nil
@@ -17,13 +18,49 @@ type Budget struct {
 	used     int64
 	peak     int64
 	refused  int64
-	freed    chan struct{} // closed at the next release
-	squeezed chan struct{} // closed at the next refusal
+	freed    signal // fired at a release
+	squeezed signal // fired at a refusal
 }
 
 // New returns a budget of limit bytes (at least 1).
 func New(limit int64) *Budget {
-	return &Budget{limit: max(limit, 1), freed: make(chan struct{}), squeezed: make(chan struct{})}
+	b := &Budget{limit: max(limit, 1)}
+	b.freed.init()
+	b.squeezed.init()
+	return b
+}
+
+// signal is a channel closed at the next fire after a wait took it. Waiting takes no lock, and
+// a fire with no one waiting costs a load: puts release on every request, and an actor looks at
+// both signals on every event. A waiter takes the channel, then checks its condition again (a
+// fire it missed happened before that check).
+type signal struct {
+	ch      atomic.Pointer[chan struct{}]
+	watched atomic.Bool
+}
+
+func (s *signal) init() {
+	ch := make(chan struct{})
+	s.ch.Store(&ch)
+}
+
+// wait returns the channel the next fire closes. It loads the channel before it marks it
+// watched: a fire in between then closes the loaded channel or one the waiter did not take,
+// and the waiter's check after wait sees what that fire announced.
+func (s *signal) wait() <-chan struct{} {
+	ch := *s.ch.Load()
+	s.watched.Store(true)
+	return ch
+}
+
+// fire closes the channel if it was taken; fires are serialized by Budget.mu.
+func (s *signal) fire() {
+	if !s.watched.Load() {
+		return
+	}
+	s.watched.Store(false)
+	ch := make(chan struct{})
+	close(*s.ch.Swap(&ch))
 }
 
 // TryAcquire takes n bytes if they fit and reports whether it did. A refusal wakes the holders
@@ -60,8 +97,7 @@ func (b *Budget) acquire(n, limit int64) bool {
 	defer b.mu.Unlock()
 	if b.used+n > limit {
 		b.refused++
-		close(b.squeezed)
-		b.squeezed = make(chan struct{})
+		b.squeezed.fire()
 		return false
 	}
 	b.used += n
@@ -80,8 +116,7 @@ func (b *Budget) Release(n int64) {
 		b.mu.Unlock()
 		panic("membudget: released more than was acquired")
 	}
-	close(b.freed)
-	b.freed = make(chan struct{})
+	b.freed.fire()
 	b.mu.Unlock()
 }
 
@@ -90,9 +125,7 @@ func (b *Budget) Freed() <-chan struct{} {
 	if b == nil {
 		return nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.freed
+	return b.freed.wait()
 }
 
 // Squeezed returns a channel closed at the next refused TryAcquire: a holder that can give
@@ -102,9 +135,7 @@ func (b *Budget) Squeezed() <-chan struct{} {
 	if b == nil {
 		return nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.squeezed
+	return b.squeezed.wait()
 }
 
 // Stats is a budget's state.
