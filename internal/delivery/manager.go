@@ -169,11 +169,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.mu.Lock()
 		m.running = false
 		for _, h := range m.actors {
-			if h.asleep {
-				h.asleep = false
-				h.unwatch()
-				h.closeDone()
-			}
+			m.wakeLocked(h) // a sleeping actor's handle is done: the manager stopped
 		}
 		m.mu.Unlock()
 		wg.Wait()
@@ -282,7 +278,8 @@ func (m *Manager) wake(h *handle) {
 	m.wakeLocked(h)
 }
 
-// wakeLocked starts the sleeping actor of h (m.mu held).
+// wakeLocked ends the sleep of h's actor (m.mu held): it runs again, or, when the manager
+// stopped or the stream was removed, its handle is done.
 func (m *Manager) wakeLocked(h *handle) {
 	if !h.asleep {
 		return
@@ -370,10 +367,8 @@ func (m *Manager) Remove(ctx context.Context, stream string) error {
 	}
 	h, ok := m.actors[stream]
 	delete(m.actors, stream)
-	if ok && h.asleep { // no goroutine to stop
-		h.asleep = false
-		h.unwatch()
-		h.closeDone()
+	if ok {
+		m.wakeLocked(h) // a sleeping actor ends here: removed, it has no goroutine to start
 	}
 	m.mu.Unlock()
 	if !ok {
