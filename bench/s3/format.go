@@ -132,6 +132,24 @@ func benchFormat(ctx context.Context, o options, bin, dir string, format types.C
 		profiled = make(chan error, 1)
 		path := filepath.Join(o.profile, "hydrant-"+string(format)+".pprof")
 		go func() { profiled <- cpuProfile(ctx, "http://"+h.Addr2, path, max(o.duration-time.Second, time.Second)) }()
+		// Heap profiles in the middle of the load and at its end, with the runtime's memory
+		// statistics (debug=1), to see what the process holds beyond the memory budget.
+		for _, at := range []time.Duration{o.duration / 2, o.duration - time.Second} {
+			heap := filepath.Join(o.profile, fmt.Sprintf("hydrant-%s-heap-%ds", format, int(at.Seconds())))
+			go func() {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(at):
+				}
+				for _, q := range []string{"", "?debug=1"} {
+					path := heap + map[string]string{"": ".pprof", "?debug=1": ".txt"}[q]
+					if err := fetchTo(ctx, "http://"+h.Addr2+"/debug/pprof/heap"+q, path); err != nil {
+						fmt.Fprintf(stdout, "heap profile: %v\n", err)
+					}
+				}
+			}()
+		}
 	}
 	r.load = harness.RunLoad(ctx, spec)
 	if profiled != nil {
@@ -260,17 +278,22 @@ func (r *formatResult) awaitNatural(ctx context.Context, m *minio, bucket string
 
 // cpuProfile saves a CPU profile of d taken from the pprof server at url to path.
 func cpuProfile(ctx context.Context, url, path string, d time.Duration) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", url, int(d.Seconds())), nil)
+	return fetchTo(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", url, int(d.Seconds())), path)
+}
+
+// fetchTo saves what a GET of url answers to path.
+func fetchTo(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("get %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("cpu profile: status %d", resp.StatusCode)
+		return fmt.Errorf("get %s: status %d", url, resp.StatusCode)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -281,7 +304,7 @@ func cpuProfile(ctx context.Context, url, path string, d time.Duration) error {
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
-		return fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("get %s: %w", url, err)
 	}
 	return f.Close()
 }

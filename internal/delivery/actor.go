@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/membudget"
@@ -79,6 +80,7 @@ type object struct {
 	gen int
 	key string
 	buf *buffer
+	mem int // the memory the object holds, as counted in unwrittenMem
 }
 
 // flushReq is a Flush waiting for every message up to upTo to be settled.
@@ -163,11 +165,12 @@ type actor struct {
 	procWait          map[uint64]procResult
 	procInFlight      int
 
-	sealed      []*object // intent not saved yet
-	queue       []*object // intent saved, waiting for a writer
-	unwritten   int       // bytes in sealed, queued and in-flight objects
-	savingState bool
-	stateDirty  bool
+	sealed       []*object // intent not saved yet
+	queue        []*object // intent saved, waiting for a writer
+	unwritten    int       // bytes of records in sealed, queued and in-flight objects
+	unwrittenMem int       // memory those objects hold
+	savingState  bool
+	stateDirty   bool
 
 	flushes     []*flushReq
 	timer       Timer
@@ -349,7 +352,7 @@ func (a *actor) reset() {
 	a.kits = newKitPool(a.d.Compression)
 	a.writing = map[uint64]*object{}
 	a.sealed, a.queue, a.savingObjs = nil, nil, nil
-	a.unwritten = 0
+	a.unwritten, a.unwrittenMem = 0, 0
 	a.savingState, a.stateDirty = false, false
 	a.led, a.legs, a.ready = nil, nil, false
 	a.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -410,6 +413,9 @@ func (a *actor) buildLegs(spec Spec) {
 	a.legs = a.legs[:0]
 	for _, ls := range spec.Legs {
 		lr := &legRun{LegSpec: ls, b: newBatcher(ls.SizeBytes, ls.Interval, ls.MaxBufferedBytes)}
+		if ls.Compression == compress.Gzip {
+			lr.b.compressWhileFilling(a.kits)
+		}
 		if p, ok := ls.Processor.(interface {
 			LambdaBuffering() (int, time.Duration, bool)
 		}); ok {
@@ -446,7 +452,7 @@ func (a *actor) apply(ctx context.Context, spec Spec) {
 	}
 	for _, o := range slices.Concat(a.sealed, a.queue, a.savingObjs) {
 		a.led.Drop(o.id)
-		a.unwritten -= len(o.buf.data)
+		a.uncount(o)
 	}
 	a.sealed, a.queue, a.savingObjs = nil, nil, nil
 	a.procWait = map[uint64]procResult{}
@@ -578,10 +584,16 @@ func (a *actor) mayRead() bool {
 	return !a.memBlocked
 }
 
+// uncount takes a sealed object out of what the actor holds unwritten.
+func (a *actor) uncount(o *object) {
+	a.unwritten -= o.buf.size()
+	a.unwrittenMem -= o.mem
+}
+
 // holding returns the bytes the actor holds: open and spare buffers, objects not yet written,
 // messages gathered for processing.
 func (a *actor) holding() int {
-	n := a.unwritten
+	n := a.unwrittenMem
 	for _, lr := range a.legs {
 		n += lr.b.held() + lr.gatherBytes
 	}
@@ -608,7 +620,7 @@ func (a *actor) relieve() {
 	var p *buffer
 	for _, l := range a.legs {
 		l.b.dropSpares()
-		if q := l.b.largest(); q != nil && len(q.data) >= squeezeMin && (p == nil || len(q.data) > len(p.data)) {
+		if q := l.b.largest((*buffer).held); q != nil && q.held() >= squeezeMin && (p == nil || q.held() > p.held()) {
 			lr, p = l, q
 		}
 	}
@@ -836,10 +848,22 @@ func (a *actor) seal(lr *legRun, p *buffer) {
 		lr.b.reuse(p.data)
 		return
 	}
+	if p.z != nil {
+		// Compressed while it filled: its last chunk is compressed now (no longer than a
+		// chunk while filling), so that the object waits for its write holding only
+		// compressed bytes, and its records' buffer serves the next one at once.
+		if k, err := a.kits.get(compress.Gzip); err == nil {
+			_, _ = p.finish(k.blocks) // a failure stays in p: the write fails the object
+			a.kits.put(compress.Gzip, k)
+			lr.b.reuse(p.data)
+			p.data = nil
+		}
+	}
 	key, err := a.key(lr, p)
 	id := a.led.Seal(lr.Name, lr.Bucket, key, p.runs)
-	o := &object{id: id, leg: lr, gen: a.gen, key: key, buf: p}
-	a.unwritten += len(p.data)
+	o := &object{id: id, leg: lr, gen: a.gen, key: key, buf: p, mem: p.held()}
+	a.unwritten += p.size()
+	a.unwrittenMem += o.mem
 	if err != nil {
 		a.failObject(o, "InvalidObject", fmt.Errorf("build object key: %w", err))
 		return
@@ -876,12 +900,17 @@ func (a *actor) key(lr *legRun, p *buffer) (string, error) {
 // there is no error output, are dropped and counted.
 func (a *actor) failObject(o *object, code string, cause error) {
 	p := o.buf
-	a.unwritten -= len(p.data)
+	a.uncount(o)
 	now := a.d.Clock.Now()
 	var cur *legRun
 	for _, lr := range a.legs {
 		if lr.Name == o.leg.Name {
 			cur = lr
+		}
+	}
+	if p.z != nil && !p.errorOut && cur != nil && cur.ErrorPrefix != nil {
+		if err := p.inflate(a.kits); err != nil { // the records are in the object only
+			cause, cur = fmt.Errorf("%w (and %w)", cause, err), nil
 		}
 	}
 	if p.errorOut || cur == nil || cur.ErrorPrefix == nil {
@@ -1059,7 +1088,7 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 		delete(a.writing, o.id)
 		switch {
 		case r.err == nil:
-			a.unwritten -= len(o.buf.data)
+			a.uncount(o)
 			a.led.Written(o.id)
 			a.delivered(o, r.stored)
 			o.leg.b.reuse(o.buf.data)
@@ -1085,10 +1114,10 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 // delivered counts a written object.
 func (a *actor) delivered(o *object, stored int) {
 	lr, p := o.leg, o.buf
-	a.status.delivered(lr.Name, lr.Bucket, p.errorOut, o.key, len(p.data), p.records(), stored, a.d.Clock.Now())
+	a.status.delivered(lr.Name, lr.Bucket, p.errorOut, o.key, p.size(), p.records(), stored, a.d.Clock.Now())
 	if !p.errorOut && p.records() > 0 {
 		name := lr.metricPrefix()
-		a.d.Metrics.Record(a.stream, name+".Bytes", metrics.UnitBytes, float64(len(p.data)))
+		a.d.Metrics.Record(a.stream, name+".Bytes", metrics.UnitBytes, float64(p.size()))
 		a.d.Metrics.Record(a.stream, name+".Records", metrics.UnitCount, float64(p.records()))
 		if name == "DeliveryToS3" {
 			a.d.Metrics.Record(a.stream, name+".ObjectCount", metrics.UnitCount, 1)
@@ -1179,7 +1208,7 @@ func (a *actor) publish(force bool) {
 		bytes, records := 0, 0
 		var oldest time.Time
 		note := func(p *buffer) {
-			bytes += len(p.data)
+			bytes += p.size()
 			records += p.records()
 			if !p.oldest.IsZero() && (oldest.IsZero() || p.oldest.Before(oldest)) {
 				oldest = p.oldest

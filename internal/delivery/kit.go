@@ -9,15 +9,27 @@ import (
 )
 
 // kit is what one write needs to encode an object: an encoder of its format and the buffer
-// the encoded object is written to. Kits are reused, so writes allocate nothing per object.
+// the encoded object is written to, or for GZIP the block workers and an object of its own.
+// Kits are reused, so writes allocate nothing per object. A GZIP buffer compressed while it
+// fills borrows a kit's blocks for each step (see batcher.compact).
 type kit struct {
-	enc *compress.Encoder
-	out bytes.Buffer
+	enc    *compress.Encoder
+	out    bytes.Buffer
+	blocks *compress.Blocks
+	pw     compress.Piecewise
 }
 
 // encode returns data encoded as one object. The result aliases the kit (or data, for
 // UNCOMPRESSED) until the kit is put back.
 func (k *kit) encode(data []byte) ([]byte, error) {
+	if k.blocks != nil {
+		k.pw.Reset(len(data))
+		body, err := k.pw.Finish(k.blocks, data)
+		if err != nil {
+			return nil, fmt.Errorf("compress object: %w", err)
+		}
+		return body, nil
+	}
 	if k.enc == nil {
 		return data, nil
 	}
@@ -63,8 +75,17 @@ func (p *kitPool) get(f compress.Format) (*kit, error) {
 		return k, nil
 	}
 	p.mu.Unlock()
-	if f == "" || f == compress.Uncompressed {
+	switch f {
+	case "", compress.Uncompressed:
 		return &kit{}, nil
+	case compress.Gzip:
+		// GZIP objects are written in the parallel encoder's block layout whether they were
+		// compressed while filling or at once, so the same records make the same bytes.
+		b, err := compress.NewBlocks(p.cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &kit{blocks: b}, nil
 	}
 	enc, err := compress.NewEncoder(f, p.cfg)
 	if err != nil {
@@ -76,6 +97,9 @@ func (p *kitPool) get(f compress.Format) (*kit, error) {
 func (p *kitPool) put(f compress.Format, k *kit) {
 	if k.out.Cap() > maxKeptOut {
 		k.out = bytes.Buffer{}
+	}
+	if k.pw.Held() > maxKeptOut {
+		k.pw.Drop()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -34,8 +34,14 @@ func (a *actor) write(ctx context.Context, o *object) writeDone {
 	if err != nil {
 		return writeDone{o: o, err: err, permanent: true}
 	}
-	defer a.kits.put(lr.Compression, kit)
-	body, err := kit.encode(o.buf.data)
+	var body []byte
+	if o.buf.z != nil { // compressed while it filled: the object is the buffer's
+		body, err = o.buf.finish(kit.blocks)
+		a.kits.put(lr.Compression, kit)
+	} else {
+		defer a.kits.put(lr.Compression, kit)
+		body, err = kit.encode(o.buf.data)
+	}
 	if err != nil { // the encoders fail only on their own state: retrying cannot help
 		return writeDone{o: o, err: err, permanent: true}
 	}
@@ -59,7 +65,7 @@ func (a *actor) write(ctx context.Context, o *object) writeDone {
 	}, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key)
 	switch {
 	case err == nil:
-		a.d.Logger.Debug("delivered object", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "records", o.buf.records(), "bytes", len(o.buf.data))
+		a.d.Logger.Debug("delivered object", "stream", a.stream, "leg", lr.Name, "bucket", obj.Bucket, "key", o.key, "records", o.buf.records(), "bytes", o.buf.size())
 		return writeDone{o: o, stored: len(body)}
 	case ctx.Err() != nil:
 		return writeDone{o: o, err: ctx.Err()}

@@ -46,7 +46,7 @@ type Config struct {
 	// MaxActivePartitions buffers may otherwise grow to SizeInMBs.
 	MaxBufferBytes int `json:"maxBufferBytes"`
 	// MemoryBudget bounds the bytes that request bodies being read, decoded batches, delivery
-	// buffers and journal read-ahead hold together (default 192 MiB, at least 64 MiB); over it,
+	// buffers and journal read-ahead hold together (default 128 MiB, at least 64 MiB); over it,
 	// puts are refused with ServiceUnavailableException "Slow down." (docs/design/memory.md).
 	MemoryBudget int64 `json:"memoryBudget"`
 	// MaxActivePartitions bounds the open partition buffers of a dynamically partitioned
@@ -109,7 +109,7 @@ const (
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "000000000000"
 	// DefaultMemoryBudget suits a 2-core machine with a few GiB (docs/design/memory.md).
-	DefaultMemoryBudget = 192 << 20
+	DefaultMemoryBudget = 128 << 20
 	// MinMemoryBudget admits the largest request (twice api.MaxBodyBytes) with room beside it
 	// for a journal reader's smallest read-ahead and a delivery buffer.
 	MinMemoryBudget = 64 << 20
@@ -169,8 +169,8 @@ func (c Config) WithDefaults() Config {
 		c.Journal.Listen = c.NATSListen
 	}
 	c.Journal = c.Journal.WithDefaults()
-	// A reader's read-ahead is at most an eighth of the budget, and at least one message.
-	c.Journal.ReadAheadBytes = max(c.Journal.MaxMessageBytes, min(c.Journal.ReadAheadBytes, int(c.MemoryBudget/8)))
+	// A reader's read-ahead is at most a sixteenth of the budget, and at least one message.
+	c.Journal.ReadAheadBytes = max(c.Journal.MaxMessageBytes, min(c.Journal.ReadAheadBytes, int(c.MemoryBudget/16)))
 	return c
 }
 

@@ -10,7 +10,7 @@ import (
 // memoryLimitHeadroom is what the Go runtime's soft memory limit allows beyond the memory
 // budget: the runtime's own overhead, the embedded JetStream server's caches, goroutine stacks
 // and garbage not yet collected (docs/design/memory.md, "The Go runtime's limit").
-const memoryLimitHeadroom = 192 << 20
+const memoryLimitHeadroom = 96 << 20
 
 // setMemoryLimit sets the Go runtime's soft memory limit to the budget plus
 // memoryLimitHeadroom, unless GOMEMLIMIT is set, and returns the function that restores the
