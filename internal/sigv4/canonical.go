@@ -95,16 +95,17 @@ func (s *verification) canonicalPrefix(r *http.Request, signed []string) {
 // (TrimSpace after collapsing spaces). Go's server keeps Host and Transfer-Encoding out of
 // the header map, and the length is in ContentLength when the request was built in process.
 func (s *verification) appendHeader(b []byte, r *http.Request, name string) []byte {
+	if name == "host" {
+		host := r.Host
+		if host == "" {
+			host = r.URL.Host
+		}
+		// The SDK trims spaces only, not other white space, from the host.
+		return appendCollapsed(b, strings.Trim(host, " "))
+	}
 	vals := s.lookup(r.Header, name)
 	if vals == nil {
 		switch name {
-		case "host":
-			host := r.Host
-			if host == "" {
-				host = r.URL.Host
-			}
-			// The SDK trims spaces only, not other white space, from the host.
-			return appendCollapsed(b, strings.Trim(host, " "))
 		case "content-length":
 			if r.ContentLength >= 0 {
 				return strconv.AppendInt(b, r.ContentLength, 10)

@@ -159,7 +159,7 @@ func asError(t testing.TB, err error) *Error {
 	return e
 }
 
-// wantNoError reports err and a body that differs from want.
+// wantBody reports err, and a body that differs from want.
 func wantBody(t testing.TB, got []byte, err error, want []byte) {
 	t.Helper()
 	if err != nil {

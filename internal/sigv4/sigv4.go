@@ -8,11 +8,17 @@
 // what either produces: the canonical URI is the path as sent, each segment URI-encoded once
 // more (both SDKs), or, when the path has "." or ".." segments or empty ones ("//"), botocore's
 // normalised form (dot segments removed, repeated slashes merged), which is what AWS computes.
+// Header values are trimmed and their runs of spaces collapsed as aws-sdk-go-v2 does; botocore
+// collapses tabs too, so a value with inner tabs verifies only from the Go SDK.
 //
-// Benchmark (BenchmarkVerify: Verify and reading the whole body; go1.26.8 linux/amd64,
-// 2 × AMD EPYC (nproc 2, shared), 2026-05-05):
+// Benchmark (BenchmarkVerify: Verify, then io.Copy of the body to io.Discard, for a PutRecord
+// signed by aws-sdk-go-v2; go1.26.8 linux/amd64, nproc 2, "AMD EPYC", 2026-12-03):
 //
-//	BENCHMARK-RESULTS
+//	BenchmarkVerify/1KiB-2       4737 ns/op   216 MB/s   2065 B/op   5 allocs/op
+//	BenchmarkVerify/5120KiB-2 3462761 ns/op  1514 MB/s   2076 B/op   5 allocs/op
+//
+// The five allocations are the verification's state, its canonical-request buffer, two
+// SHA-256 states and the signed-header list; the body is hashed as it passes, never copied.
 package sigv4
 
 import (
