@@ -35,10 +35,6 @@ lint:
 generate:
 	$(GO) generate ./...
 
-## fuzz: run each fuzz target for 60 s
+## fuzz: run each fuzz target for FUZZTIME (default 60s) and keep new inputs under testdata/fuzz
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 60s $$pkg || exit 1; \
-	  done; \
-	done
+	./scripts/fuzz.sh

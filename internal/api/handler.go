@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,9 +24,14 @@ const TargetPrefix = "Firehose_20150804."
 // ContentType is the media type of Firehose requests and responses.
 const ContentType = "application/x-amz-json-1.1"
 
-// MaxBodyBytes bounds a request body. A PutRecordBatch at its 4 MiB limit is about 5.6 MB of
-// base64 in JSON; anything much larger is refused before it is read whole.
+// MaxBodyBytes bounds the body of the operations that carry records (HandleBody). A
+// PutRecordBatch at its 4 MiB limit is about 5.6 MB of base64 in JSON; anything much larger is
+// refused before it is read whole.
 const MaxBodyBytes = 16 << 20
+
+// MaxControlBodyBytes bounds the body of every other operation (Handle): the largest
+// CreateDeliveryStream, with processors and every destination field, is a few KiB.
+const MaxControlBodyBytes = 1 << 20
 
 // Validator checks a request body against the API model before it is decoded.
 type Validator interface {
@@ -48,14 +54,39 @@ type Budget interface {
 
 type opFunc func(ctx context.Context, body []byte) (any, error)
 
+// op is a registered operation and the largest body it takes.
+type op struct {
+	fn      opFunc
+	maxBody int64
+}
+
 // Handler serves the Firehose AWS JSON 1.1 protocol on POST /.
 type Handler struct {
-	ops      map[string]opFunc
-	validate Validator
-	log      *slog.Logger
-	bufs     sync.Pool
-	budget   Budget       // nil: no bound
-	refused  atomic.Int64 // requests refused for lack of budget
+	ops       map[string]op
+	validate  Validator
+	log       *slog.Logger
+	bufs      sync.Pool
+	budget    Budget       // nil: no bound
+	refused   atomic.Int64 // requests refused for lack of budget
+	authorize Authorizer   // nil: every request is allowed
+}
+
+// Authorizer decides whether the request of ctx may do action (for example
+// "firehose:CreateDeliveryStream") on stream ("" for actions without one). A refusal is an
+// *Error (AccessDeniedException).
+type Authorizer func(ctx context.Context, action, stream string) error
+
+// WithAuthorizer makes every operation registered with Handle ask a before it runs, with the
+// stream its input names; operations registered with HandleBody ask it themselves once they
+// have decoded their body.
+func WithAuthorizer(a Authorizer) Option { return func(h *Handler) { h.authorize = a } }
+
+// WireError is an error that knows its AWS error code and message: an authentication refusal
+// met while the body was read.
+type WireError interface {
+	error
+	ErrorCode() string
+	ErrorMessage() string
 }
 
 // Option configures a Handler.
@@ -70,7 +101,7 @@ func WithBudget(b Budget) Option { return func(h *Handler) { h.budget = b } }
 // NewHandler returns a Handler with no operations; register them with Handle and HandleBody.
 func NewHandler(v Validator, log *slog.Logger, opts ...Option) *Handler {
 	h := &Handler{
-		ops:      map[string]opFunc{},
+		ops:      map[string]op{},
 		validate: v,
 		log:      log,
 		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
@@ -85,10 +116,11 @@ func NewHandler(v Validator, log *slog.Logger, opts ...Option) *Handler {
 // was made.
 func (h *Handler) Refused() int64 { return h.refused.Load() }
 
-// admissionBytes is what a request with body length n (-1: unknown) acquires.
-func admissionBytes(n int64) int64 {
-	if n < 0 || n > MaxBodyBytes {
-		n = MaxBodyBytes
+// admissionBytes is what a request with body length n (-1: unknown) and at most maxBody
+// bytes acquires.
+func admissionBytes(n, maxBody int64) int64 {
+	if n < 0 || n > maxBody {
+		n = maxBody
 	}
 	return 2 * n
 }
@@ -96,7 +128,7 @@ func admissionBytes(n int64) int64 {
 // Handle registers a typed operation: the body is validated against the model, decoded into
 // In, and fn's output is encoded as the response.
 func Handle[In, Out any](h *Handler, operation string, fn func(context.Context, *In) (*Out, error)) {
-	h.ops[operation] = func(ctx context.Context, body []byte) (any, error) {
+	h.ops[operation] = op{maxBody: MaxControlBodyBytes, fn: func(ctx context.Context, body []byte) (any, error) {
 		if err := h.validate.Validate(operation, body); err != nil {
 			return nil, err
 		}
@@ -106,13 +138,18 @@ func Handle[In, Out any](h *Handler, operation string, fn func(context.Context, 
 				return nil, Errorf(CodeSerialization, "failed to decode %s request: %v", operation, err)
 			}
 		}
+		if h.authorize != nil {
+			if err := h.authorize(ctx, "firehose:"+operation, streamOf(in)); err != nil {
+				return nil, err
+			}
+		}
 		return fn(ctx, in)
-	}
+	}}
 }
 
 // HandleBody registers an operation that decodes its own body (the put hot path).
 func (h *Handler) HandleBody(operation string, fn func(ctx context.Context, body []byte) (any, error)) {
-	h.ops[operation] = fn
+	h.ops[operation] = op{fn: fn, maxBody: MaxBodyBytes}
 }
 
 // ServeHTTP implements http.Handler.
@@ -121,18 +158,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", reqID)
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, TargetPrefix)
-	fn := h.ops[op]
-	if !ok || fn == nil || r.Method != http.MethodPost {
+	reg, known := h.ops[op]
+	if !ok || !known || r.Method != http.MethodPost {
 		writeError(w, Errorf(CodeUnknownOperation, "Operation %q is not supported by this service.", target))
 		return
 	}
-	if r.ContentLength > MaxBodyBytes {
-		// Refused before anything is acquired: waiting for budget would not make it fit.
-		writeError(w, Errorf(CodeSerialization, "request body is larger than %d bytes", MaxBodyBytes))
+	fn, maxBody := reg.fn, reg.maxBody
+	if r.ContentLength > maxBody {
+		// Refused before anything is acquired or read: waiting for budget would not make it fit.
+		writeError(w, Errorf(CodeSerialization, "request body is larger than %d bytes", maxBody))
 		return
 	}
 	if h.budget != nil {
-		n := admissionBytes(r.ContentLength)
+		n := admissionBytes(r.ContentLength, maxBody)
 		if !h.budget.TryAcquire(n) {
 			h.refused.Add(1)
 			writeError(w, Errorf(CodeServiceUnavailable, "Slow down."))
@@ -146,13 +184,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation, not a doubling series
 	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil {
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
+	var we WireError
+	switch {
+	case errors.As(err, &we): // the signature did not cover the body: nothing of it is used
+		WriteError(w, &Error{Code: Code(we.ErrorCode()), Message: we.ErrorMessage()})
+		return
+	case err != nil:
 		writeError(w, Errorf(CodeSerialization, "failed to read request body: %v", err))
 		return
 	}
-	if n > MaxBodyBytes {
-		writeError(w, Errorf(CodeSerialization, "request body is larger than %d bytes", MaxBodyBytes))
+	if n > maxBody {
+		writeError(w, Errorf(CodeSerialization, "request body is larger than %d bytes", maxBody))
 		return
 	}
 	out, err := fn(r.Context(), buf.Bytes())
@@ -188,6 +231,10 @@ func (h *Handler) wireError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	var we WireError
+	if errors.As(err, &we) {
+		return &Error{Code: Code(we.ErrorCode()), Message: we.ErrorMessage()}
+	}
 	var ve *shape.ValidationError
 	if errors.As(err, &ve) {
 		return &Error{Code: CodeValidation, Message: ve.Error()}
@@ -197,6 +244,31 @@ func (h *Handler) wireError(err error) *Error {
 		return &Error{Code: CodeSerialization, Message: se.Error()}
 	}
 	return AsError(err)
+}
+
+// streamOf returns the DeliveryStreamName of an operation's input, or "" when it has none
+// (ListDeliveryStreams).
+func streamOf(in any) string {
+	v := reflect.ValueOf(in)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	if f := v.FieldByName("DeliveryStreamName"); f.IsValid() && f.Kind() == reflect.String {
+		return f.String()
+	}
+	return ""
+}
+
+// WriteError writes e as a Firehose error response ({"__type","message"}, AWS JSON 1.1), for
+// refusals made before a request reaches the Handler.
+func WriteError(w http.ResponseWriter, e *Error) {
+	if w.Header().Get("x-amzn-RequestId") == "" {
+		w.Header().Set("x-amzn-RequestId", newRequestID())
+	}
+	writeError(w, e)
 }
 
 func writeError(w http.ResponseWriter, e *Error) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -133,9 +134,10 @@ func TestHandlerAdmission(t *testing.T) {
 	}{
 		{"fits", 2 * int64(len(body)), int64(len(body)), 200, `{"DeliveryStreamNames":["s"],"HasMoreDeliveryStreams":false}`, 2 * int64(len(body))},
 		{"does not fit", 2*int64(len(body)) - 1, int64(len(body)), 503, `{"__type":"ServiceUnavailableException","message":"Slow down."}`, 0},
-		{"unknown length takes the largest body", 2 * MaxBodyBytes, -1, 200, `{"DeliveryStreamNames":["s"],"HasMoreDeliveryStreams":false}`, 2 * MaxBodyBytes},
-		{"unknown length that does not fit", 2*MaxBodyBytes - 1, -1, 503, `{"__type":"ServiceUnavailableException","message":"Slow down."}`, 0},
-		{"too large is not a throttle", 1 << 40, MaxBodyBytes + 1, 400, `{"__type":"SerializationException","message":"request body is larger than 16777216 bytes"}`, 0},
+		// A control-plane operation's bound is MaxControlBodyBytes, not the puts' MaxBodyBytes.
+		{"unknown length takes the largest body", 2 * MaxControlBodyBytes, -1, 200, `{"DeliveryStreamNames":["s"],"HasMoreDeliveryStreams":false}`, 2 * MaxControlBodyBytes},
+		{"unknown length that does not fit", 2*MaxControlBodyBytes - 1, -1, 503, `{"__type":"ServiceUnavailableException","message":"Slow down."}`, 0},
+		{"too large is not a throttle", 1 << 40, MaxControlBodyBytes + 1, 400, `{"__type":"SerializationException","message":"request body is larger than 1048576 bytes"}`, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,5 +170,79 @@ func TestHandlerAdmission(t *testing.T) {
 				t.Errorf("Refused() = %d, want %d", got, wantRefused)
 			}
 		})
+	}
+}
+
+// TestHandlerBodyBounds: the record-carrying operations take bodies up to MaxBodyBytes, every
+// other one up to MaxControlBodyBytes, each refused by its Content-Length before reading.
+func TestHandlerBodyBounds(t *testing.T) {
+	tests := []struct {
+		name, op string
+		length   int64
+		want     string
+	}{
+		{"put over the control bound", "PutRecord", MaxControlBodyBytes + 1, `{"__type":"ServiceUnavailableException","message":"Slow down."}`},
+		{"put over its bound", "PutRecord", MaxBodyBytes + 1, `{"__type":"SerializationException","message":"request body is larger than 16777216 bytes"}`},
+		{"describe over the control bound", "DescribeDeliveryStream", MaxControlBodyBytes + 1, `{"__type":"SerializationException","message":"request body is larger than 1048576 bytes"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var r io.Reader = unreadBody{t}
+			if tc.length <= MaxBodyBytes && tc.op == "PutRecord" {
+				r = strings.NewReader(strings.Repeat(" ", int(tc.length)))
+			}
+			req := httptest.NewRequest("POST", "/", r)
+			req.ContentLength = tc.length
+			req.Header.Set("X-Amz-Target", "Firehose_20150804."+tc.op)
+			rec := httptest.NewRecorder()
+			newTestHandler().ServeHTTP(rec, req)
+			if diff := cmp.Diff(tc.want, rec.Body.String()); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// wireErr is an authentication refusal as a body reader reports it.
+type wireErr struct{}
+
+func (wireErr) Error() string        { return "InvalidSignatureException: no" }
+func (wireErr) ErrorCode() string    { return "InvalidSignatureException" }
+func (wireErr) ErrorMessage() string { return "The request signature we calculated does not match." }
+
+type failingBody struct{ err error }
+
+func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
+
+// TestHandlerAuthorization: an authorizer's refusal and a body whose signature failed are
+// answered with their own codes, and the operation does not run.
+func TestHandlerAuthorization(t *testing.T) {
+	var asked []string
+	h := newTestHandler()
+	WithAuthorizer(func(_ context.Context, action, stream string) error {
+		asked = append(asked, action+" "+stream)
+		if stream == "denied" {
+			return Errorf(CodeAccessDenied, "User: u is not authorized to perform: %s", action)
+		}
+		return nil
+	})(h)
+	call := func(body io.Reader) string {
+		req := httptest.NewRequest("POST", "/", body)
+		req.Header.Set("X-Amz-Target", "Firehose_20150804.DescribeDeliveryStream")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return fmt.Sprintf("%d %s", rec.Code, rec.Body.String())
+	}
+	if got, want := call(strings.NewReader(`{"DeliveryStreamName":"denied"}`)), `400 {"__type":"AccessDeniedException","message":"User: u is not authorized to perform: firehose:DescribeDeliveryStream"}`; got != want {
+		t.Errorf("denied: %s, want %s", got, want)
+	}
+	if got, want := call(strings.NewReader(`{"DeliveryStreamName":"s"}`)), `200 {"DeliveryStreamNames":["s"],"HasMoreDeliveryStreams":false}`; got != want {
+		t.Errorf("allowed: %s, want %s", got, want)
+	}
+	if got, want := call(failingBody{wireErr{}}), `400 {"__type":"InvalidSignatureException","message":"The request signature we calculated does not match."}`; got != want {
+		t.Errorf("unsigned body: %s, want %s", got, want)
+	}
+	if diff := cmp.Diff([]string{"firehose:DescribeDeliveryStream denied", "firehose:DescribeDeliveryStream s"}, asked); diff != "" {
+		t.Errorf("authorizer asked (-want +got):\n%s", diff)
 	}
 }

@@ -233,6 +233,12 @@ func (d *Denied) Error() string {
 		d.User, d.Action, d.Resource, d.Action)
 }
 
+// ErrorCode returns the AWS error code of a refusal, AccessDeniedException.
+func (d *Denied) ErrorCode() string { return "AccessDeniedException" }
+
+// ErrorMessage returns the refusal's text.
+func (d *Denied) ErrorMessage() string { return d.Error() }
+
 // ErrNoPrincipal reports an authorization asked for a request that went through no guard: a
 // route left out of the middleware, refused rather than let through.
 var ErrNoPrincipal = errors.New("auth: request has no principal")

@@ -56,8 +56,8 @@ type conn struct {
 
 // connect loads the AWS configuration (credentials chain, region, profile, configured
 // endpoints) and resolves the Firehose endpoint. Requests to an endpoint outside AWS are
-// signed with placeholder credentials when the chain finds none, since Hydrant does not
-// check signatures.
+// signed with placeholder credentials when the chain finds none: a Hydrant without credentials
+// configured accepts any signature (docs/design/auth.md).
 func (a *awsFlags) connect(ctx context.Context) (*conn, error) {
 	var opts []func(*config.LoadOptions) error
 	if a.region != "" {

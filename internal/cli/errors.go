@@ -10,8 +10,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/spf13/cobra"
 )
+
+// emptySHA256 is the hex SHA-256 of an empty body.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 func newErrors(stdout io.Writer) *cobra.Command {
 	var endpoint, stream string
@@ -24,22 +28,34 @@ the destination's error code, and records sent to the error output by processing
 dynamic partitioning. Each is also logged by the server as a structured record.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			af := awsFlags{endpoint: endpoint}
+			c, err := af.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
 			u := strings.TrimRight(endpoint, "/") + "/_hydrant/streams/" + url.PathEscape(stream) + "/delivery"
 			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, u, nil)
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			// Signed like the API's requests, for a server with credentials (docs/design/auth.md).
+			creds, err := c.cfg.Credentials.Retrieve(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("retrieve credentials: %w", err)
+			}
+			if err := v4.NewSigner().SignHTTP(cmd.Context(), creds, req, emptySHA256, "firehose", c.cfg.Region, time.Now()); err != nil {
+				return fmt.Errorf("sign request: %w", err)
+			}
+			hc := c.cfg.HTTPClient
+			if hc == nil {
+				hc = http.DefaultClient
+			}
+			resp, err := hc.Do(req)
 			if err != nil {
 				return fmt.Errorf("read delivery status: %w", err)
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode == http.StatusNotFound {
-				af := awsFlags{endpoint: endpoint}
-				c, err := af.connect(cmd.Context())
-				if err != nil {
-					return err
-				}
 				if err := checkStreamExists(cmd.Context(), c, stream); err != nil {
 					return err
 				}

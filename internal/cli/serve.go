@@ -12,8 +12,8 @@ import (
 
 func newServe(stderr io.Writer) *cobra.Command {
 	var (
-		metricsOff                                                                                  bool
-		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen, objectStore string
+		metricsOff, insecureNoAuth                                                                                   bool
+		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen, objectStore, tlsCert, tlsKey string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -58,6 +58,16 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 			if flags.Changed("pprof-listen") {
 				cfg.PprofListen = pprofListen
 			}
+			if flags.Changed("insecure-no-auth") {
+				cfg.InsecureNoAuth = insecureNoAuth
+			}
+			if flags.Changed("tls-cert") || flags.Changed("tls-key") {
+				cfg.TLSCert, cfg.TLSKey = tlsCert, tlsKey
+			}
+			if configPath != "" {
+				// SIGHUP reads the file again for its credentials (docs/design/auth.md).
+				cfg.Reload = func() (server.Config, error) { return loadConfig(configPath) }
+			}
 			log, err := newLogger(stderr, logLevel, logFormat)
 			if err != nil {
 				return err
@@ -83,6 +93,9 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 	f.StringVar(&objectStore, "object-store", "", "where buckets live: local (<data-dir>/s3/<bucket>) or s3 (default: s3 when an S3 endpoint is configured, e.g. AWS_ENDPOINT_URL_S3)")
 	f.BoolVar(&metricsOff, "metrics-off", false, "record no metrics (to measure their cost)")
 	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go runtime profiles (net/http/pprof) on host:port")
+	f.StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; reloaded on SIGHUP")
+	f.StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.BoolVar(&insecureNoAuth, "insecure-no-auth", false, "accept unauthenticated requests on a non-loopback --listen (without credentials in the config)")
 	return cmd
 }
 

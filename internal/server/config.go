@@ -9,9 +9,11 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/hydrant-dev/hydrant/internal/auth"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/destination/s3"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/listen"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
 )
@@ -80,6 +82,35 @@ type Config struct {
 	PprofListen string `json:"pprofListen"`
 	// Journal tunes the record log; the fields above are copied into it.
 	Journal journal.Config `json:"-"`
+
+	// Credentials, when any is given, are the keys every request must be signed with (SigV4)
+	// and what each may do (docs/design/auth.md). None: every request is accepted, and the
+	// server listens on loopback only unless InsecureNoAuth.
+	Credentials []auth.Credential `json:"credentials"`
+	// InsecureNoAuth lets a server without credentials listen on a non-loopback address.
+	InsecureNoAuth bool `json:"insecureNoAuth"`
+	// TLSCert and TLSKey, together, serve HTTPS (HTTP/2 and HTTP/1.1); both are reloaded on
+	// SIGHUP.
+	TLSCert string `json:"tlsCert"`
+	TLSKey  string `json:"tlsKey"`
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout bound what a client holds of a connection
+	// (defaults 10 s, 60 s, 120 s); MaxConcurrentRequests bounds the requests served at once
+	// (default 512; beyond it "Slow down.").
+	ReadHeaderTimeout     Duration `json:"readHeaderTimeout"`
+	ReadTimeout           Duration `json:"readTimeout"`
+	IdleTimeout           Duration `json:"idleTimeout"`
+	MaxConcurrentRequests int      `json:"maxConcurrentRequests"`
+	// Reload reads the configuration again on SIGHUP; its credentials replace the ones in
+	// force (nil: SIGHUP reloads only the TLS certificate).
+	Reload func() (Config, error) `json:"-"`
+}
+
+// listenConfig is the listener's part of the configuration.
+func (c Config) listenConfig() listen.Config {
+	return listen.Config{
+		ReadHeaderTimeout: time.Duration(c.ReadHeaderTimeout), ReadTimeout: time.Duration(c.ReadTimeout),
+		IdleTimeout: time.Duration(c.IdleTimeout), MaxConcurrent: c.MaxConcurrentRequests,
+	}.WithDefaults()
 }
 
 // Duration is a time.Duration written as a Go duration string ("24h") in config files.
@@ -236,6 +267,18 @@ func (c Config) Validate() error {
 	}
 	if err := c.Journal.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("journal: %w", err))
+	}
+	if err := c.listenConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tlsCert and tlsKey: give both or neither"))
+	}
+	if _, err := auth.Compile(c.Credentials); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.Credentials) == 0 && !c.InsecureNoAuth && !listen.IsLoopback(c.Listen) {
+		errs = append(errs, fmt.Errorf("refusing to serve %s without authentication: configure credentials, or pass --insecure-no-auth (insecureNoAuth: true) to accept unauthenticated requests from the network", c.Listen))
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,7 +96,21 @@ func TestPutOverMemoryBudgetIsRefusedAndNothingIsLost(t *testing.T) {
 	for _, k := range sortedKeys(objs) {
 		delivered = append(delivered, objs[k]...)
 	}
-	if !bytes.Equal(delivered, acked) {
+	// The squeeze may have written the first batch as an object of its own, and objects
+	// written within one second sort by their random id: compare the records, not the order.
+	chunks := func(b []byte) []string {
+		var out []string
+		for len(b) >= 100_000 {
+			out = append(out, string(b[:100_000]))
+			b = b[100_000:]
+		}
+		if len(b) > 0 {
+			out = append(out, string(b))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if len(delivered) != len(acked) || !slices.Equal(chunks(delivered), chunks(acked)) {
 		t.Errorf("delivered %d bytes, want exactly the %d acknowledged", len(delivered), len(acked))
 	}
 }

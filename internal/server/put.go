@@ -7,6 +7,7 @@ import (
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
+	"github.com/hydrant-dev/hydrant/internal/auth"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
@@ -20,6 +21,9 @@ func (s *Server) putRecord(ctx context.Context, body []byte) (any, error) {
 	pb := s.putBatches.Get().(*shape.PutBatch)
 	defer s.putBatches.Put(pb)
 	if err := shape.DecodePutRecord(body, pb); err != nil {
+		return nil, err
+	}
+	if err := auth.Authorize(ctx, "firehose:PutRecord", pb.DeliveryStreamName); err != nil {
 		return nil, err
 	}
 	pos, encrypted, err := s.append(ctx, pb)
@@ -38,6 +42,9 @@ func (s *Server) putRecordBatch(ctx context.Context, body []byte) (any, error) {
 	pb := s.putBatches.Get().(*shape.PutBatch)
 	defer s.putBatches.Put(pb)
 	if err := shape.DecodePutRecordBatch(body, pb); err != nil {
+		return nil, err
+	}
+	if err := auth.Authorize(ctx, "firehose:PutRecordBatch", pb.DeliveryStreamName); err != nil {
 		return nil, err
 	}
 	if pb.TotalBytes > maxBatchBytes {

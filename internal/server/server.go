@@ -19,12 +19,14 @@ import (
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/api/shape"
+	"github.com/hydrant-dev/hydrant/internal/auth"
 	"github.com/hydrant-dev/hydrant/internal/catalog"
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/console"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/dirlock"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/listen"
 	"github.com/hydrant-dev/hydrant/internal/membudget"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/metrics/cloudwatch"
@@ -59,6 +61,10 @@ type Server struct {
 	metrics  *metrics.Store
 	rec      delivery.Recorder // the store, or nothing with MetricsOff
 	faults   *faultTable
+
+	creds *auth.Store   // the credentials in force; swapped on SIGHUP
+	certs *listen.Certs // the TLS certificate, when serving HTTPS
+	guard *guard
 }
 
 type noRecorder struct{}
@@ -81,6 +87,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		faults:     newFaultTable(cfg.Faults),
 	}
 	s.refusals = newLogLimiter(10*time.Second, func() time.Time { return s.now() })
+	set, err := auth.Compile(cfg.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	s.creds = auth.NewStore(set)
 	return s, nil
 }
 
@@ -128,6 +139,12 @@ func (s *Server) run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	defer ln.Close()
+	if s.cfg.TLSCert != "" {
+		if s.certs, err = listen.LoadCerts(s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
+			return err
+		}
+	}
+	s.warnInsecure()
 	if s.cfg.PprofListen != "" {
 		stopPprof, err := servePprof(s.cfg.PprofListen, s.log)
 		if err != nil {
@@ -205,11 +222,15 @@ func (s *Server) run(ctx context.Context) error {
 	}
 
 	s.addr = ln.Addr().String()
-	hs := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 30 * time.Second}
+	lc := s.cfg.listenConfig()
+	hs := listen.NewServer(listen.NewLimiter(s.routes(), lc.MaxConcurrent, http.HandlerFunc(slowDown)), lc, s.log.With("part", "http"))
 	s.memoryGauges()
+	s.metrics.Gauge("hydrant_auth_refusals", "Requests refused for their signature, key or policy since the start, by error code.", s.guard.samples)
+	go s.reloadOnHangup(runCtx)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	s.log.Info("hydrant serving", "addr", s.addr, "data_dir", s.cfg.DataDir, "region", s.cfg.Region)
+	go func() { serveErr <- listen.Serve(hs, ln, s.certs) }()
+	s.log.Info("hydrant serving", "addr", s.addr, "data_dir", s.cfg.DataDir, "region", s.cfg.Region,
+		"tls", s.certs != nil, "credentials", s.creds.Load().Len())
 	close(s.ready)
 
 	select {
@@ -228,7 +249,7 @@ func (s *Server) run(ctx context.Context) error {
 }
 
 func (s *Server) routes() http.Handler {
-	h := api.NewHandler(api.ValidatorFunc(shape.Validate), s.log, api.WithBudget(s.budget))
+	h := api.NewHandler(api.ValidatorFunc(shape.Validate), s.log, api.WithBudget(s.budget), api.WithAuthorizer(auth.Authorize))
 	s.api = h
 	api.Handle(h, "CreateDeliveryStream", s.svc.CreateDeliveryStream)
 	api.Handle(h, "DeleteDeliveryStream", s.svc.DeleteDeliveryStream)
@@ -256,15 +277,15 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	// The CloudWatch read API shares the listener: JSON 1.0, query and CBOR requests are told
-	// apart from Firehose's before routing.
-	cw := cloudwatch.NewHandler(cloudWatchSource{s.metrics}, s.log.With("part", "cloudwatch"))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cloudwatch.Match(r) {
-			cw.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	// apart from Firehose's by the guard, before their bodies are read.
+	cw := cloudwatch.NewHandler(cloudWatchSource{s.metrics}, s.log.With("part", "cloudwatch"),
+		cloudwatch.WithAuthorizer(func(ctx context.Context, action string) error { return auth.Authorize(ctx, action, "") }))
+	s.guard = &guard{
+		creds: s.creds, region: s.cfg.Region, account: s.cfg.AccountID, now: s.now,
+		firehose: mux, cw: cw, log: newLogLimiter(time.Second, func() time.Time { return s.now() }),
+		logf: s.log.With("part", "auth").Warn, refusals: map[string]int64{},
+	}
+	return s.guard
 }
 
 // handleFlush delivers every buffered record now (of one stream with ?stream=NAME) and

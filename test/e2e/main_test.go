@@ -88,8 +88,10 @@ type server struct {
 	Addr    string // host:port
 	URL     string // http://host:port
 	logPath string
-	env     []string // extra environment of the process
-	args    []string // extra arguments of `hydrant serve`
+	env     []string            // extra environment of the process
+	args    []string            // extra arguments of `hydrant serve`
+	client  *http.Client        // trusts the server's CA when it serves HTTPS
+	signAs  func(*http.Request) // signs admin requests, for a server with credentials
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
@@ -111,8 +113,13 @@ func startServerArgs(t testing.TB, dataDir string, args []string, env ...string)
 	}
 	logs := t.TempDir()
 	for attempt := 0; ; attempt++ {
-		s := &server{t: t, DataDir: dataDir, Addr: freeAddr(t), env: env, args: args, exited: make(chan struct{})}
+		s := &server{t: t, DataDir: dataDir, Addr: freeAddr(t), env: env, args: args, exited: make(chan struct{}), client: http.DefaultClient}
 		s.URL = "http://" + s.Addr
+		if ca := argAfter(args, "--tls-ca"); ca != "" { // a test-only marker: the CA of --tls-cert
+			s.client = tlsClient(t, ca)
+			s.URL = "https://" + s.Addr
+			s.args = dropArg(args, "--tls-ca")
+		}
 		s.logPath = filepath.Join(logs, fmt.Sprintf("hydrant-%d.log", attempt))
 		err := s.start()
 		if err == nil {
@@ -151,7 +158,7 @@ func (s *server) start() error {
 			return fmt.Errorf("hydrant exited early: %v", s.waitErr)
 		default:
 		}
-		resp, err := http.Get(s.URL + "/_hydrant/health")
+		resp, err := s.client.Get(s.URL + "/_hydrant/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -222,7 +229,10 @@ func (s *server) Flush(stream string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	resp, err := http.DefaultClient.Do(req)
+	if s.signAs != nil {
+		s.signAs(req)
+	}
+	resp, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatalf("flush: %v", err)
 	}

@@ -26,14 +26,14 @@ func requireTool(tb testing.TB, ok bool, reason string) {
 	tb.Skipf("%s; set HYDRANT_REQUIRE_TOOLS=1 to make this a failure", reason)
 }
 
-// startServer serves the handler over newFakeSource on 127.0.0.1 and checks that Match
+// startServer serves the handler over newFakeSource on 127.0.0.1 and checks that Is
 // accepts every request.
 func startServer(tb testing.TB) string {
 	tb.Helper()
 	h := newTestHandler(tb, newFakeSource())
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !Match(r) {
-			tb.Errorf("Match = false for %s %s %v", r.Method, r.URL, r.Header)
+		if !Is(r) {
+			tb.Errorf("Is = false for %s %s %v", r.Method, r.URL, r.Header)
 			http.NotFound(w, r)
 			return
 		}

@@ -3,6 +3,6 @@
 // send: AWS JSON 1.0, the query protocol, and Smithy RPC v2 CBOR.
 //
 // The handler reads data through Source, an interface this package owns; the server bridges the
-// metrics store to it. Match lets the server's single listener recognise CloudWatch requests.
+// metrics store to it. Is lets the server's single listener recognise CloudWatch requests before reading their bodies.
 // The wire contract is docs/design/cloudwatch.md.
 package cloudwatch

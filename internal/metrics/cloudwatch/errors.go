@@ -1,6 +1,7 @@
 package cloudwatch
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -18,7 +19,46 @@ const (
 	CodeInvalidAction               Code = "InvalidAction"
 	CodeSerialization               Code = "SerializationException"
 	CodeInternalServiceError        Code = "InternalServiceError"
+
+	// Authentication and authorization refusals, as the query protocol names them
+	// (docs/design/auth.md).
+	CodeMissingAuthentication Code = "MissingAuthenticationToken"
+	CodeInvalidClientTokenID  Code = "InvalidClientTokenId"
+	CodeSignatureDoesNotMatch Code = "SignatureDoesNotMatch"
+	CodeIncompleteSignature   Code = "IncompleteSignature"
+	CodeAccessDenied          Code = "AccessDenied"
 )
+
+// authCodes maps the JSON names of authentication refusals (internal/sigv4's codes and
+// AccessDeniedException) to the query protocol's.
+var authCodes = map[string]Code{
+	"MissingAuthenticationTokenException": CodeMissingAuthentication,
+	"UnrecognizedClientException":         CodeInvalidClientTokenID,
+	"InvalidSignatureException":           CodeSignatureDoesNotMatch,
+	"IncompleteSignatureException":        CodeIncompleteSignature,
+	"AccessDeniedException":               CodeAccessDenied,
+}
+
+// wireError is an error that knows its AWS code (JSON name) and message.
+type wireError interface {
+	error
+	ErrorCode() string
+	ErrorMessage() string
+}
+
+// asAuthError returns err as a wire error when it is an authentication or authorization
+// refusal, else nil.
+func asAuthError(err error) *apiError {
+	var we wireError
+	if !errors.As(err, &we) {
+		return nil
+	}
+	code, ok := authCodes[we.ErrorCode()]
+	if !ok {
+		return nil
+	}
+	return &apiError{code: code, message: we.ErrorMessage()}
+}
 
 // errorKind is how one code appears on the wire.
 type errorKind struct {
@@ -38,6 +78,11 @@ var errorKinds = map[Code]errorKind{
 	CodeInvalidAction:               {"InvalidAction", http.StatusBadRequest, true, true},
 	CodeSerialization:               {"SerializationException", http.StatusBadRequest, true, false},
 	CodeInternalServiceError:        {"InternalServiceFault", http.StatusInternalServerError, false, true},
+	CodeMissingAuthentication:       {"MissingAuthenticationTokenException", http.StatusForbidden, true, true},
+	CodeInvalidClientTokenID:        {"UnrecognizedClientException", http.StatusForbidden, true, true},
+	CodeSignatureDoesNotMatch:       {"InvalidSignatureException", http.StatusForbidden, true, true},
+	CodeIncompleteSignature:         {"IncompleteSignatureException", http.StatusBadRequest, true, true},
+	CodeAccessDenied:                {"AccessDeniedException", http.StatusForbidden, true, true},
 }
 
 func (c Code) kind() errorKind {

@@ -94,8 +94,8 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(file), ".json")
 		t.Run(name, func(t *testing.T) {
 			r := readGoldenRequest(t, file)
-			if !Match(r) {
-				t.Errorf("Match = false for %s", name)
+			if !Is(r) {
+				t.Errorf("Is = false for %s", name)
 			}
 			w := httptest.NewRecorder()
 			newTestHandler(t, newFakeSource()).ServeHTTP(w, r)

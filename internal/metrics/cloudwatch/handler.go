@@ -2,6 +2,7 @@ package cloudwatch
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -53,36 +54,66 @@ var operations = map[string]operation{
 
 // Handler serves the CloudWatch read API over a Source.
 type Handler struct {
-	src   Source
-	log   *slog.Logger
-	newID func() string
+	src       Source
+	log       *slog.Logger
+	newID     func() string
+	authorize func(ctx context.Context, action string) error // nil: every request is allowed
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithAuthorizer makes every operation ask a whether the request may do
+// "cloudwatch:<Operation>" before it runs; a refusal that carries an AWS code
+// (AccessDeniedException) is answered as such in the request's protocol.
+func WithAuthorizer(a func(ctx context.Context, action string) error) Option {
+	return func(h *Handler) { h.authorize = a }
 }
 
 // NewHandler returns a Handler reading metrics from src and logging to log.
-func NewHandler(src Source, log *slog.Logger) *Handler {
-	return &Handler{src: src, log: log, newID: uuid.NewString}
+func NewHandler(src Source, log *slog.Logger, opts ...Option) *Handler {
+	h := &Handler{src: src, log: log, newID: uuid.NewString}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// protocolOf returns the protocol r speaks and, but for the query protocol, its operation.
+func protocolOf(r *http.Request) (protocol, string) {
+	switch {
+	case strings.Contains(r.URL.Path, cborPath):
+		_, op, _ := strings.Cut(r.URL.Path, cborPath)
+		return protoCBOR, op
+	case r.Header.Get("X-Amz-Target") != "":
+		op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".")
+		return protoJSON, op
+	}
+	return protoQuery, ""
+}
+
+// WriteAuthError answers r, refused before it reached the Handler, in its protocol: code is the
+// JSON name of an authentication refusal (MissingAuthenticationTokenException,
+// UnrecognizedClientException, InvalidSignatureException, IncompleteSignatureException,
+// AccessDeniedException), mapped to the query protocol's name where r speaks it.
+func WriteAuthError(w http.ResponseWriter, r *http.Request, code, message string) {
+	c, ok := authCodes[code]
+	if !ok {
+		c = CodeInternalServiceError
+	}
+	proto, _ := protocolOf(r)
+	writeError(w, proto, uuid.NewString(), &apiError{code: c, message: message})
+}
+
+// Is reports, without reading the body, whether r is meant for CloudWatch: an RPC v2 CBOR path
+// of the service, an X-Amz-Target of it, a SigV4 signature scoped to the monitoring service, a
+// form body (the query protocol; Firehose never sends one) or a query-string Action.
+func Is(r *http.Request) bool {
+	return strings.Contains(r.URL.Path, cborPath) || strings.HasPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".") ||
+		signingService(r.Header.Get("Authorization")) == SigningName || isForm(r) || r.URL.Query().Get("Action") != ""
 }
 
 var _ http.Handler = (*Handler)(nil)
-
-// Match reports whether r is a CloudWatch request: an RPC v2 CBOR path of the CloudWatch
-// service, an X-Amz-Target of it, a query-protocol form (body or URL) whose Action is one of
-// ours or whose Version is 2010-08-01, or a SigV4 signature scoped to the monitoring service.
-// Match may read a form body; it leaves r.Body readable from the start.
-func Match(r *http.Request) bool {
-	if strings.Contains(r.URL.Path, cborPath) || strings.HasPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".") {
-		return true
-	}
-	if signingService(r.Header.Get("Authorization")) == SigningName {
-		return true
-	}
-	form, err := peekForm(r)
-	if err != nil {
-		return false
-	}
-	_, ours := operations[form.Get("Action")]
-	return ours || form.Get("Version") == APIVersion
-}
 
 // signingService returns the service of a SigV4 Authorization header's credential scope.
 func signingService(auth string) string {
@@ -141,15 +172,7 @@ type replayBody struct {
 // ServeHTTP answers one CloudWatch request in the protocol it arrived in.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := h.newID()
-	proto, op := protoQuery, ""
-	switch {
-	case strings.Contains(r.URL.Path, cborPath):
-		proto = protoCBOR
-		_, op, _ = strings.Cut(r.URL.Path, cborPath)
-	case r.Header.Get("X-Amz-Target") != "":
-		proto = protoJSON
-		op, _ = strings.CutPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix+".")
-	}
+	proto, op := protocolOf(r)
 	out, err := h.serve(r, proto, &op)
 	log := h.log.With("request_id", reqID, "operation", op)
 	var ae *apiError
@@ -179,6 +202,9 @@ func (h *Handler) serve(r *http.Request, proto protocol, op *string) (object, er
 	switch proto {
 	case protoQuery:
 		form, ferr := peekForm(r)
+		if ae := asAuthError(ferr); ae != nil {
+			return nil, ae
+		}
 		switch {
 		case errors.Is(ferr, errTooLarge):
 			return nil, errorf(CodeInvalidParameterValue, "The request body is larger than %d bytes.", maxBodyBytes)
@@ -195,6 +221,9 @@ func (h *Handler) serve(r *http.Request, proto protocol, op *string) (object, er
 		}
 	default:
 		body, rerr := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		if ae := asAuthError(rerr); ae != nil {
+			return nil, ae
+		}
 		switch {
 		case rerr != nil:
 			return nil, errorf(CodeSerialization, "The request body could not be read.")
@@ -216,6 +245,14 @@ func (h *Handler) serve(r *http.Request, proto protocol, op *string) (object, er
 	run, ok := operations[*op]
 	if !ok {
 		return nil, errorf(CodeInvalidAction, "The action %s is not valid for this web service.", *op)
+	}
+	if h.authorize != nil {
+		if err := h.authorize(r.Context(), "cloudwatch:"+*op); err != nil {
+			if ae := asAuthError(err); ae != nil {
+				return nil, ae
+			}
+			return nil, err
+		}
 	}
 	return run(h, &binder{query: proto == protoQuery}, in)
 }
