@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh                         # every target, 60 s each
 #   FUZZTIME=10m scripts/fuzz.sh ./internal/sigv4 ./internal/prefix
 #   FUZZ_KEEP=0 scripts/fuzz.sh             # do not copy new inputs into testdata
+#   FUZZ_ONLY='^FuzzParse$' scripts/fuzz.sh ./internal/prefix   # only the targets matching
 # A failure stops the run and leaves the failing input in testdata/fuzz (go test's own doing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ fi
 for pkg in "${pkgs[@]}"; do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   import=$(go list -f '{{.ImportPath}}' "$pkg")
-  for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+  for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' | grep -E "${FUZZ_ONLY:-.}" || true); do
     echo "== $import $f for $fuzztime"
     start=$(date +%s)
     go test -run '^$' -fuzz "^$f\$" -fuzztime "$fuzztime" -parallel "${FUZZ_PARALLEL:-1}" "$pkg" 2>&1 | tail -n 3
@@ -31,7 +32,8 @@ for pkg in "${pkgs[@]}"; do
       room=$(( maxkeep - have ))
       if [ "$room" -gt 0 ]; then
         # The smallest new inputs first: they are the clearest seeds.
-        find "$cache/$import/$f" -type f -printf '%s %p\n' | sort -n | head -n "$room" | while read -r _ p; do
+        # (head closes the pipe early: its writers' SIGPIPE is expected, not a failure.)
+        { find "$cache/$import/$f" -type f -printf '%s %p\n' | sort -n | head -n "$room" || true; } | while read -r _ p; do
           cp -n "$p" "$dir/testdata/fuzz/$f/"
         done
       fi
