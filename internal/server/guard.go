@@ -194,20 +194,14 @@ func (g *guard) count(code string) {
 	g.mu.Unlock()
 }
 
-// keyIDOf returns the access key id an Authorization header names, if it has the shape of one:
-// the only part of a refused request that is logged.
+// keyIDOf returns the access key id a well-formed Authorization header names: the only part
+// of a refused request that is logged.
 func keyIDOf(r *http.Request) string {
-	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
+	a, err := sigv4.ParseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
 		return ""
 	}
-	id, _, _ := strings.Cut(cred, "/")
-	if len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool {
-		return !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_')
-	}) {
-		return "(malformed)"
-	}
-	return id
+	return a.AccessKeyID
 }
 
 // samples returns the refusals by code, for /metrics.
