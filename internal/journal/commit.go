@@ -47,7 +47,11 @@ type pending struct {
 	body    []byte // record count and records, encoded by the caller
 	records int
 	size    int64 // bytes the put adds to a frame at most: body and arrival
-	taken   bool  // in a message being published; guarded by committer.mu
+	// position, when set, makes this a positioned append (AppendPositioned): body then holds
+	// puts whole puts with their arrivals, and the message holding it holds nothing else.
+	position []byte
+	puts     int
+	taken    bool // in a message being published; guarded by committer.mu
 	done    chan struct{}
 	pos     Position // result, valid once done is signalled
 	err     error
@@ -112,7 +116,22 @@ func (c *committer) append(ctx context.Context, arrival time.Time, records [][]b
 	p.body = appendPutBody(p.body[:0], records)
 	p.records = len(records)
 	p.size = int64(len(p.body) + maxArrivalLen)
+	return c.enqueue(ctx, p)
+}
 
+// appendPositioned queues puts and position as a message of their own and waits until it is
+// acknowledged.
+func (c *committer) appendPositioned(ctx context.Context, puts []Put, records int, position []byte) (Position, error) {
+	p := c.j.getPut()
+	p.body = appendPuts(p.body[:0], puts)
+	p.body = appendPosition(p.body, position)
+	p.position, p.puts, p.records = position, len(puts), records
+	p.size = int64(len(p.body))
+	return c.enqueue(ctx, p)
+}
+
+// enqueue gathers p and waits until the message holding it is acknowledged.
+func (c *committer) enqueue(ctx context.Context, p *pending) (Position, error) {
 	c.mu.Lock()
 	if c.queued+p.size > c.j.cfg.IngestQueueBytes {
 		queued := c.queued
@@ -209,8 +228,9 @@ func (c *committer) take(group []*pending) []*pending {
 	size, records := int64(frameV2MaxHeader), 0
 	n := 0
 	for _, p := range c.queue {
-		if n > 0 && (size+p.size > int64(c.j.cfg.MaxMessageBytes) || records+p.records > maxRecordsPerFrame) {
-			break
+		if n > 0 && (size+p.size > int64(c.j.cfg.MaxMessageBytes) || records+p.records > maxRecordsPerFrame ||
+			p.position != nil || c.queue[0].position != nil) {
+			break // a positioned append is a message of its own
 		}
 		size += p.size
 		records += p.records
@@ -235,12 +255,18 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 		}
 		c.lseq, c.known = lseq, true
 	}
-	frame := appendFrameHeader((*bp)[:0], c.lseq+1, len(group))
-	var prev int64
-	for i, p := range group {
-		frame = appendArrival(frame, i == 0, prev, p.arrival)
-		prev = p.arrival
+	var frame []byte
+	if p := group[0]; p.position != nil {
+		frame = appendFrameHeader((*bp)[:0], frameV3, c.lseq+1, p.puts)
 		frame = append(frame, p.body...)
+	} else {
+		frame = appendFrameHeader((*bp)[:0], frameV2, c.lseq+1, len(group))
+		var prev int64
+		for i, p := range group {
+			frame = appendArrival(frame, i == 0, prev, p.arrival)
+			prev = p.arrival
+			frame = append(frame, p.body...)
+		}
 	}
 	*bp = frame[:0]
 	ack, err := c.j.js.Publish(ctx, c.ref.subject, frame)
@@ -248,6 +274,9 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 		var apiErr *jetstream.APIError
 		if !errors.As(err, &apiErr) {
 			c.known = false // no answer: the server may have stored it
+			if group[0].position != nil {
+				c.j.forgetLast(c.stream) // Trim learns the last message again
+			}
 		}
 		err = classifyPublish(err)
 		if errors.Is(err, ErrNoStream) {
@@ -256,6 +285,9 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 		return Position{}, err
 	}
 	c.lseq++
+	if group[0].position != nil {
+		c.j.noteLast(c.stream, c.ref.nonce, ack.Sequence, true)
+	}
 	return Position{Stream: c.stream, Seq: ack.Sequence, Nonce: c.ref.nonce}, nil
 }
 

@@ -4,14 +4,20 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Frame versions: the first byte of every message body (docs/design/journal.md, "Message
-// framing"). Version 1 holds one put and is only decoded; version 2 holds several and is written.
+// framing"). Version 1 holds one put and is only decoded; version 2 holds several and is written
+// for puts; version 3 is version 2 followed by a source position, written by source readers.
 const (
 	frameV1 = 1
 	frameV2 = 2
+	frameV3 = 3
 )
+
+// MaxPositionBytes bounds the source position of a version 3 frame.
+const MaxPositionBytes = 1 << 20
 
 // frameV1HeaderLen is the fixed part of a version 1 frame: version and arrival time.
 const frameV1HeaderLen = 1 + 8
@@ -35,9 +41,10 @@ type putSpan struct {
 
 // frame is a decoded message. The records are sub-slices of the message body.
 type frame struct {
-	lseq    uint64 // 0 for version 1
-	puts    []putSpan
-	records [][]byte
+	lseq     uint64 // 0 for version 1
+	puts     []putSpan
+	records  [][]byte
+	position []byte // version 3 only: the source position after this message; aliases the body
 }
 
 // arrivalOf returns the arrival time of the put holding record i.
@@ -84,9 +91,9 @@ func appendPutBody(dst []byte, records [][]byte) []byte {
 	return dst
 }
 
-// appendFrameHeader appends the header of a version 2 frame of puts puts.
-func appendFrameHeader(dst []byte, lseq uint64, puts int) []byte {
-	dst = append(dst, frameV2)
+// appendFrameHeader appends the header of a version 2 (or 3) frame of puts puts.
+func appendFrameHeader(dst []byte, version byte, lseq uint64, puts int) []byte {
+	dst = append(dst, version)
 	dst = binary.AppendUvarint(dst, lseq)
 	return binary.AppendUvarint(dst, uint64(puts))
 }
@@ -110,7 +117,7 @@ func decodeFrame(b []byte) (frame, error) {
 	switch b[0] {
 	case frameV1:
 		return decodeV1(b)
-	case frameV2:
+	case frameV2, frameV3:
 		return decodeV2(b)
 	}
 	return frame{}, fmt.Errorf("unknown frame version %d", b[0])
@@ -170,6 +177,16 @@ func decodeV2(b []byte) (frame, error) {
 			return frame{}, err
 		}
 	}
+	if b[0] == frameV3 {
+		n, r, err := canonicalUvarint(rest, "position length")
+		if err != nil {
+			return frame{}, err
+		}
+		if n == 0 || n > MaxPositionBytes || n > uint64(len(r)) {
+			return frame{}, fmt.Errorf("position length %d exceeds frame", n)
+		}
+		f.position, rest = r[:n:n], r[n:]
+	}
 	if len(rest) != 0 {
 		return frame{}, fmt.Errorf("%d trailing bytes after records", len(rest))
 	}
@@ -208,4 +225,29 @@ func decodeRecords(b []byte, records [][]byte, k int) ([][]byte, []byte, error) 
 		rest = rest[l:]
 	}
 	return records, rest, nil
+}
+
+// Put is one put of a positioned append: records sharing one arrival time.
+type Put struct {
+	Arrival time.Time
+	Records [][]byte
+}
+
+// appendPuts appends the puts of a frame after its header: each put's arrival (the first as 8
+// bytes, the others as differences) and its records.
+func appendPuts(dst []byte, puts []Put) []byte {
+	var prev int64
+	for i, p := range puts {
+		ms := p.Arrival.UnixMilli()
+		dst = appendArrival(dst, i == 0, prev, ms)
+		prev = ms
+		dst = appendPutBody(dst, p.Records)
+	}
+	return dst
+}
+
+// appendPosition appends the position section that ends a version 3 frame.
+func appendPosition(dst, position []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(position)))
+	return append(dst, position...)
 }

@@ -22,7 +22,7 @@ func encodeV1(p testPut) []byte {
 
 // encodeV2 builds a version 2 frame with the functions the committer uses.
 func encodeV2(lseq uint64, puts []testPut) []byte {
-	b := appendFrameHeader(nil, lseq, len(puts))
+	b := appendFrameHeader(nil, frameV2, lseq, len(puts))
 	var prev int64
 	for i, p := range puts {
 		b = appendArrival(b, i == 0, prev, p.Arrival)
@@ -30,6 +30,18 @@ func encodeV2(lseq uint64, puts []testPut) []byte {
 		b = appendPutBody(b, p.Records)
 	}
 	return b
+}
+
+// encodeV3 builds a version 3 frame with the functions a positioned append uses.
+func encodeV3(lseq uint64, puts []testPut, position []byte) []byte {
+	b := appendFrameHeader(nil, frameV3, lseq, len(puts))
+	var prev int64
+	for i, p := range puts {
+		b = appendArrival(b, i == 0, prev, p.Arrival)
+		prev = p.Arrival
+		b = appendPutBody(b, p.Records)
+	}
+	return appendPosition(b, position)
 }
 
 // putsOf splits a decoded frame back into its puts.
@@ -115,7 +127,7 @@ func TestPutBodyLen(t *testing.T) {
 		}
 	}
 	// The header bound holds for the largest values.
-	if n := len(appendFrameHeader(nil, ^uint64(0), 1<<31)); n > frameV2MaxHeader {
+	if n := len(appendFrameHeader(nil, frameV2, ^uint64(0), 1<<31)); n > frameV2MaxHeader {
 		t.Errorf("header of %d bytes over frameV2MaxHeader %d", n, frameV2MaxHeader)
 	}
 }
@@ -130,7 +142,8 @@ func TestDecodeFrameRejects(t *testing.T) {
 		}
 		return b
 	}
-	tooMany := appendFrameHeader(nil, 1, 1)
+	v3 := encodeV3(3, []testPut{{Arrival: 5, Records: [][]byte{[]byte("abc")}}}, []byte("pos"))
+	tooMany := appendFrameHeader(nil, frameV2, 1, 1)
 	tooMany = binary.BigEndian.AppendUint64(tooMany, 0)
 	tooMany = binary.AppendUvarint(tooMany, maxRecordsPerFrame+1)
 	tooMany = append(tooMany, make([]byte, maxRecordsPerFrame+1)...)
@@ -140,7 +153,7 @@ func TestDecodeFrameRejects(t *testing.T) {
 		b    []byte
 	}{
 		{"empty", nil},
-		{"bad version", cat([]byte{3}, v1[1:])},
+		{"bad version", cat([]byte{4}, v1[1:])},
 		{"v1 short header", v1[:5]},
 		{"v1 no count", v1[:9]},
 		{"v1 truncated record", v1[:len(v1)-1]},
@@ -159,6 +172,11 @@ func TestDecodeFrameRejects(t *testing.T) {
 		{"v2 overlong arrival delta", cat(v2[:3+8+5], []byte{0x82, 0x00}, v2[3+8+5+1:])},
 		{"v2 over 65,536 records in one put", tooMany},
 		{"v2 over 65,536 records across puts", tooManyAcross},
+		{"v3 without position", cat([]byte{frameV3}, v2[1:])},
+		{"v3 empty position", cat([]byte{frameV3}, v2[1:], []byte{0})},
+		{"v3 truncated position", v3[:len(v3)-1]},
+		{"v3 overlong position length", cat([]byte{frameV3}, v2[1:], []byte{0x83, 0x00}, []byte("pos"))},
+		{"v3 trailing byte", cat(v3, []byte{0})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +186,7 @@ func TestDecodeFrameRejects(t *testing.T) {
 		})
 	}
 	// The base frames themselves decode.
-	for _, b := range [][]byte{v1, v2} {
+	for _, b := range [][]byte{v1, v2, v3} {
 		if _, err := decodeFrame(b); err != nil {
 			t.Errorf("decodeFrame(%x) = %v", b, err)
 		}
@@ -180,6 +198,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(encodeV1(testPut{Arrival: 1_700_000_000_000, Records: [][]byte{[]byte("hello"), {}}}))
 	f.Add(encodeV2(1, []testPut{{}}))
 	f.Add(encodeV2(77, []testPut{{Arrival: 1_700_000_000_000, Records: [][]byte{[]byte("hello"), {}}}, {Arrival: 1_699_000_000_000}, {Arrival: 1_700_000_000_001, Records: [][]byte{[]byte("x")}}}))
+	f.Add(encodeV3(5, []testPut{{Arrival: 1_700_000_000_000, Records: [][]byte{[]byte("r")}}, {Arrival: 1_699_999_999_000}}, []byte("shard-1=49590338271490256608559692538361571095921575989136588898")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := decodeFrame(b)
 		if err != nil {
@@ -187,9 +206,12 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		// What decodes re-encodes to the same bytes.
 		var again []byte
-		if b[0] == frameV1 {
+		switch b[0] {
+		case frameV1:
 			again = encodeV1(putsOf(fr)[0])
-		} else {
+		case frameV3:
+			again = encodeV3(fr.lseq, putsOf(fr), fr.position)
+		default:
 			again = encodeV2(fr.lseq, putsOf(fr))
 		}
 		if string(again) != string(b) {

@@ -209,6 +209,9 @@ type Journal struct {
 	mu      sync.Mutex
 	streams map[string]streamRef     // by delivery stream name
 	forgets uint64                   // streams forgotten so far (see ref)
+	// lasts is what Trim knows of each stream's last message: whether it carries a source
+	// position, which Trim never removes (positioned.go).
+	lasts map[string]lastMessage
 	watches map[string]chan struct{} // parked readers' wake-ups, by delivery stream name (lazy.go)
 	// callbacks are the AfterAppend functions waiting, by delivery stream name (lazy.go).
 	callbacks map[string][]*afterAppend

@@ -181,6 +181,7 @@ func (j *Journal) remember(name string, ref streamRef) {
 func (j *Journal) forget(name string) {
 	j.mu.Lock()
 	delete(j.streams, name)
+	delete(j.lasts, name)
 	j.forgets++
 	j.mu.Unlock()
 	j.dropCommitter(name)
@@ -334,6 +335,16 @@ func (j *Journal) Trim(ctx context.Context, name string, below uint64) error {
 	ref, s, err := j.stream(ctx, name)
 	if err != nil {
 		return fmt.Errorf("trim %q: %w", name, err)
+	}
+	keep, err := j.keepSeq(ctx, name, ref)
+	if err != nil {
+		return fmt.Errorf("trim %q: %w", name, err)
+	}
+	if keep != 0 && below > keep {
+		below = keep // the last positioned message stays: it is the source's checkpoint
+	}
+	if below <= 1 {
+		return nil
 	}
 	if err := s.Purge(ctx, jetstream.WithPurgeSubject(ref.subject), jetstream.WithPurgeSequence(below)); err != nil {
 		return fmt.Errorf("trim %q: %w", name, err)
