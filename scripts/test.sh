@@ -38,6 +38,7 @@ fi
 
 # A real S3-compatible server for the S3 destination tests (built once, cached in GOPATH/bin).
 ./scripts/install-minio.sh
+./scripts/install-kinesis.sh
 
 go build ./...
 results=$(mktemp -d)
