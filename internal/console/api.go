@@ -70,6 +70,31 @@ type detailJSON struct {
 	Now         time.Time       `json:"now"`
 	Stream      streamJSON      `json:"stream"`
 	Description json.RawMessage `json:"description"`
+	// Source is the reader of a Kinesis or MSK source; absent for DirectPut streams and
+	// while no reader runs.
+	Source *sourceJSON `json:"source,omitempty"`
+}
+
+type sourceJSON struct {
+	Kind        string     `json:"kind"`
+	Source      string     `json:"source"`
+	State       string     `json:"state"`
+	LagMillis   int64      `json:"lagMillis"`
+	LagRecords  int64      `json:"lagRecords"`
+	Records     int64      `json:"records"`
+	Bytes       int64      `json:"bytes"`
+	Throttled   int64      `json:"throttled"`
+	LastError   string     `json:"lastError"`
+	LastErrorAt *time.Time `json:"lastErrorAt"` // null without an error
+	Parts       []partJSON `json:"parts"`
+}
+
+type partJSON struct {
+	ID         string `json:"id"`
+	Position   string `json:"position"`
+	Done       bool   `json:"done"`
+	LagMillis  int64  `json:"lagMillis"`
+	LagRecords int64  `json:"lagRecords"`
 }
 
 type pointJSON struct {
@@ -159,7 +184,29 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	h.reply(w, detailJSON{Now: now, Stream: h.summary(s, now), Description: desc})
+	out := detailJSON{Now: now, Stream: h.summary(s, now), Description: desc}
+	if st, ok := h.src.SourceStatus(name); ok {
+		out.Source = sourceOf(st)
+	}
+	h.reply(w, out)
+}
+
+// sourceOf converts a reader's status for the API, its parts in the reader's order (by shard
+// ID, or by partition number).
+func sourceOf(st SourceStatus) *sourceJSON {
+	out := &sourceJSON{
+		Kind: st.Kind, Source: st.Source, State: st.State,
+		LagMillis: st.LagMillis, LagRecords: st.LagRecords,
+		Records: st.Records, Bytes: st.Bytes, Throttled: st.Throttled,
+		LastError: st.LastError, Parts: make([]partJSON, 0, len(st.Parts)),
+	}
+	if !st.LastErrorAt.IsZero() {
+		out.LastErrorAt = &st.LastErrorAt
+	}
+	for _, p := range st.Parts {
+		out.Parts = append(out.Parts, partJSON(p))
+	}
+	return out
 }
 
 func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {

@@ -25,6 +25,25 @@ func apiFixture(t testing.TB) *Handler {
 	f.add(StreamSummary{Name: "clicks", Status: "ACTIVE", Type: "DirectPut", Destination: "S3", Bucket: "arn:aws:s3:::clicks", Created: created},
 		`{"DeliveryStreamName":"clicks","DeliveryStreamStatus":"ACTIVE"}`)
 	m := func(d time.Duration) time.Time { return apiNow.Truncate(time.Minute).Add(d) }
+	// Two source streams; the MSK one's reader is retrying after an error.
+	f.add(StreamSummary{Name: "trades", Status: "ACTIVE", Type: "KinesisStreamAsSource", Destination: "S3", Bucket: "arn:aws:s3:::trades", Created: created},
+		`{"DeliveryStreamName":"trades","DeliveryStreamType":"KinesisStreamAsSource"}`)
+	f.reading("trades", SourceStatus{
+		Kind: "Kinesis", Source: "arn:aws:kinesis:us-east-1:123456789012:stream/trades", State: "reading",
+		LagMillis: 2500, Records: 1200, Bytes: 480000, Throttled: 3,
+		Parts: []Part{
+			{ID: "shardId-000000000000", Position: "49590338271490256608559692538361571095921575989136588898", Done: true},
+			{ID: "shardId-000000000001", Position: "49590338271512557353758223161503106631639848637498130450", LagMillis: 2500},
+		},
+	})
+	f.add(StreamSummary{Name: "telemetry", Status: "ACTIVE", Type: "MSKAsSource", Destination: "S3", Bucket: "arn:aws:s3:::telemetry", Created: created},
+		`{"DeliveryStreamName":"telemetry","DeliveryStreamType":"MSKAsSource"}`)
+	f.reading("telemetry", SourceStatus{
+		Kind: "MSK", Source: "arn:aws:kafka:us-east-1:123456789012:cluster/iot/abc-1 sensors", State: "retrying",
+		LagRecords: 42, Records: 10, Bytes: 1000,
+		LastError: "fetch: connection refused", LastErrorAt: m(-time.Minute),
+		Parts: []Part{{ID: "0", Position: "7", LagRecords: 40}, {ID: "1", Position: "3", LagRecords: 2}},
+	})
 	f.point("clicks", IncomingRecords, m(-3*time.Minute), 999) // outside the rate window
 	f.point("clicks", IncomingRecords, m(-time.Minute), 600)
 	f.point("clicks", IncomingRecords, m(0), 300)
@@ -65,14 +84,45 @@ func TestAPI(t *testing.T) {
 				 "trend":[` + zeros(28) + `,60000,31000]},
 				{"name":"orders","status":"CREATING","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::orders","created":"2025-03-01T09:00:00Z",
 				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null,
+				 "trend":[` + zeros(30) + `]},
+				{"name":"telemetry","status":"ACTIVE","type":"MSKAsSource","destination":"S3","bucket":"arn:aws:s3:::telemetry","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null,
+				 "trend":[` + zeros(30) + `]},
+				{"name":"trades","status":"ACTIVE","type":"KinesisStreamAsSource","destination":"S3","bucket":"arn:aws:s3:::trades","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null,
 				 "trend":[` + zeros(30) + `]}]}`,
 		},
 		{
-			name: "detail", path: "/console/api/streams/orders", status: 200,
+			name: "detail of a DirectPut stream has no source", path: "/console/api/streams/orders", status: 200,
 			want: `{"now":"2025-03-14T12:00:30Z",
 				"stream":{"name":"orders","status":"CREATING","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::orders","created":"2025-03-01T09:00:00Z",
 				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null},
 				"description":{"DeliveryStreamName":"orders","DeliveryStreamStatus":"CREATING"}}`,
+		},
+		{
+			name: "detail of a Kinesis source stream", path: "/console/api/streams/trades", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z",
+				"stream":{"name":"trades","status":"ACTIVE","type":"KinesisStreamAsSource","destination":"S3","bucket":"arn:aws:s3:::trades","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null},
+				"description":{"DeliveryStreamName":"trades","DeliveryStreamType":"KinesisStreamAsSource"},
+				"source":{"kind":"Kinesis","source":"arn:aws:kinesis:us-east-1:123456789012:stream/trades","state":"reading",
+				 "lagMillis":2500,"lagRecords":0,"records":1200,"bytes":480000,"throttled":3,"lastError":"","lastErrorAt":null,
+				 "parts":[
+				 {"id":"shardId-000000000000","position":"49590338271490256608559692538361571095921575989136588898","done":true,"lagMillis":0,"lagRecords":0},
+				 {"id":"shardId-000000000001","position":"49590338271512557353758223161503106631639848637498130450","done":false,"lagMillis":2500,"lagRecords":0}]}}`,
+		},
+		{
+			name: "detail of an MSK source stream", path: "/console/api/streams/telemetry", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z",
+				"stream":{"name":"telemetry","status":"ACTIVE","type":"MSKAsSource","destination":"S3","bucket":"arn:aws:s3:::telemetry","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null},
+				"description":{"DeliveryStreamName":"telemetry","DeliveryStreamType":"MSKAsSource"},
+				"source":{"kind":"MSK","source":"arn:aws:kafka:us-east-1:123456789012:cluster/iot/abc-1 sensors","state":"retrying",
+				 "lagMillis":0,"lagRecords":42,"records":10,"bytes":1000,"throttled":0,
+				 "lastError":"fetch: connection refused","lastErrorAt":"2025-03-14T11:59:00Z",
+				 "parts":[
+				 {"id":"0","position":"7","done":false,"lagMillis":0,"lagRecords":40},
+				 {"id":"1","position":"3","done":false,"lagMillis":0,"lagRecords":2}]}}`,
 		},
 		{
 			name: "detail of a missing stream", path: "/console/api/streams/nope", status: 404,

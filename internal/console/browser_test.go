@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/hydrant-dev/hydrant/internal/testenv"
 )
@@ -228,6 +229,58 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitReady(css(`path.series[data-key="DeliveryToS3.Bytes"]`)),
 		chromedp.WaitVisible(css(`table.failures`)))
 	shot(t, ctx, filepath.Join(dir, "stream-app-logs.png"))
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const p = document.querySelector('[data-panel="source"]');
+		return !!p && !p.hidden && p.getClientRects().length > 0;
+	})()`)); err != nil || shown {
+		t.Errorf("a DirectPut stream shows a source panel (%v)", err)
+	}
+
+	// A stream reading a Kinesis data stream: its source, lag and shards.
+	do("open a Kinesis source stream",
+		chromedp.Navigate(srv.URL+"/console/streams/orders-stream"),
+		chromedp.WaitVisible(css(`section[data-panel="source"] tr[data-part="shardId-000000000003"]`)))
+	panel := text(`section[data-panel="source"]`)
+	for _, want := range []string{"Kinesis data stream", "arn:aws:kinesis:us-east-1:123456789012:stream/orders", "reading", "1,284,311 records", "912 MiB", "4 shards · 2 closed"} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("source panel %q does not mention %q", panel, want)
+		}
+	}
+	if got := text(`section[data-panel="source"] [data-fact="lag"]`); got != "4.2 s" {
+		t.Errorf("lag = %q, want 4.2 s", got)
+	}
+	shards, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.parts tbody tr')].map((r) =>
+		[r.dataset.part, r.dataset.done, r.querySelector('td[data-col="lag"]').textContent].join(' '))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantShards := []string{
+		"shardId-000000000000 true —", "shardId-000000000001 true —",
+		"shardId-000000000002 false 1.8 s", "shardId-000000000003 false 4.2 s",
+	}
+	if diff := cmp.Diff(wantShards, shards); diff != "" {
+		t.Errorf("shard table mismatch (-want +got):\n%s", diff)
+	}
+	shot(t, ctx, filepath.Join(dir, "stream-kinesis.png"))
+
+	// A stream reading an MSK topic, whose reader is retrying: lag in records and the error,
+	// shown as text.
+	do("open an MSK source stream",
+		chromedp.Navigate(srv.URL+"/console/streams/iot-telemetry"),
+		chromedp.WaitVisible(css(`section[data-panel="source"] tr[data-part="2"]`)))
+	if got := text(`section[data-panel="source"] [data-fact="lag"]`); got != "18,250 records" {
+		t.Errorf("lag = %q, want 18,250 records", got)
+	}
+	if got := text(`section[data-panel="source"] [data-fact="error"] dd`); !strings.Contains(got, "connection refused <retrying>") {
+		t.Errorf("last error = %q, want the error as text", got)
+	}
+	panel = text(`section[data-panel="source"]`)
+	for _, want := range []string{"Amazon MSK", "sensor-readings", "retrying", "3 partitions"} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("source panel %q does not mention %q", panel, want)
+		}
+	}
+	shot(t, ctx, filepath.Join(dir, "stream-msk.png"))
 	do("open a stream without data",
 		chromedp.Navigate(srv.URL+"/console/streams/orders-cdc"),
 		chromedp.WaitVisible(`//div[@class="empty-title" and text()="No objects delivered yet"]`))
@@ -327,6 +380,42 @@ func demoSource(now time.Time) *fakeSource {
 			"CustomTimeZone":"Europe/Paris",
 			"S3BackupMode":"Disabled"}`))
 
+	// orders-stream reads a Kinesis data stream resharded from two shards to two others: the
+	// closed parents are read to their end, the children are being read.
+	kinesisARN := "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
+	f.add(StreamSummary{Name: "orders-stream", Status: "ACTIVE", Type: "KinesisStreamAsSource", Destination: "S3", Bucket: "arn:aws:s3:::orders-archive", Created: created.Add(5 * time.Hour)},
+		describeSourceJSON("orders-stream", "KinesisStreamAsSource", created.Add(5*time.Hour),
+			`{"KinesisStreamSourceDescription":{"KinesisStreamARN":"`+kinesisARN+`","RoleARN":"arn:aws:iam::123456789012:role/firehose-kinesis"}}`,
+			`{"RoleARN":"arn:aws:iam::123456789012:role/firehose-delivery","BucketARN":"arn:aws:s3:::orders-archive","Prefix":"orders/",
+			"BufferingHints":{"SizeInMBs":5,"IntervalInSeconds":60},"CompressionFormat":"GZIP","S3BackupMode":"Disabled"}`))
+	f.reading("orders-stream", SourceStatus{
+		Kind: "Kinesis", Source: kinesisARN, State: "reading",
+		LagMillis: 4200, Records: 1_284_311, Bytes: 912 << 20, Throttled: 2,
+		Parts: []Part{
+			{ID: "shardId-000000000000", Position: "49659414130713826283543711528474418930613318426146832386", Done: true},
+			{ID: "shardId-000000000001", Position: "49659414130736126958742242151615954648885966787652812818", Done: true},
+			{ID: "shardId-000000000002", Position: "49659414348270573911474609812960112880126306138291617826", LagMillis: 1800},
+			{ID: "shardId-000000000003", Position: "49659414348292874666673140436101648598398954499797598258", LagMillis: 4200},
+		},
+	})
+	// iot-telemetry reads an MSK topic; its reader is retrying after an error.
+	f.add(StreamSummary{Name: "iot-telemetry", Status: "ACTIVE", Type: "MSKAsSource", Destination: "S3", Bucket: "arn:aws:s3:::iot-archive", Created: created.Add(7 * time.Hour)},
+		describeSourceJSON("iot-telemetry", "MSKAsSource", created.Add(7*time.Hour),
+			`{"MSKSourceDescription":{"MSKClusterARN":"arn:aws:kafka:us-east-1:123456789012:cluster/iot/7d3a1c2e-0b9f-4c55-9c1e-5b7f2a9e4d10-2","TopicName":"sensor-readings",
+			"AuthenticationConfiguration":{"RoleARN":"arn:aws:iam::123456789012:role/firehose-msk","Connectivity":"PRIVATE"}}}`,
+			`{"RoleARN":"arn:aws:iam::123456789012:role/firehose-delivery","BucketARN":"arn:aws:s3:::iot-archive","Prefix":"iot/",
+			"BufferingHints":{"SizeInMBs":5,"IntervalInSeconds":300},"CompressionFormat":"GZIP","S3BackupMode":"Disabled"}`))
+	f.reading("iot-telemetry", SourceStatus{
+		Kind: "MSK", Source: "arn:aws:kafka:us-east-1:123456789012:cluster/iot/7d3a1c2e-0b9f-4c55-9c1e-5b7f2a9e4d10-2 sensor-readings", State: "retrying",
+		LagRecords: 18_250, Records: 402_113, Bytes: 151 << 20,
+		LastError: `fetch sensor-readings: dial tcp 10.0.3.17:9098: connect: connection refused <retrying>`, LastErrorAt: now.Add(-8 * time.Second),
+		Parts: []Part{
+			{ID: "0", Position: "133970", LagRecords: 6120},
+			{ID: "1", Position: "134002", LagRecords: 6008},
+			{ID: "2", Position: "134141", LagRecords: 6122},
+		},
+	})
+
 	first := now.Truncate(time.Minute).Add(-60 * time.Minute)
 	for i := 0; i <= 60; i++ {
 		t := first.Add(time.Duration(i) * time.Minute)
@@ -354,6 +443,15 @@ func demoSource(now time.Time) *fakeSource {
 		// Freshness runs a little ahead, so a test that crosses a minute still sees a value.
 		for j := 0; j < 3 && (i == 60 || j == 0); j++ {
 			f.point("clickstream-events", DataFreshnessSeconds, t.Add(time.Duration(j)*time.Minute), 55+15*rng.Float64())
+		}
+		// orders-stream: steady, read from Kinesis and delivered every minute.
+		orecs := math.Round(frac * (3000 + 400*rng.NormFloat64()))
+		f.point("orders-stream", IncomingRecords, t, orecs)
+		f.point("orders-stream", IncomingBytes, t, orecs*740)
+		f.point("orders-stream", DataFreshnessSeconds, t, 60+5*rng.Float64())
+		if i > 0 {
+			f.point("orders-stream", DeliveredRecords, t, f.series["orders-stream"][IncomingRecords][i-1].Value)
+			f.point("orders-stream", DeliveredBytes, t, f.series["orders-stream"][IncomingBytes][i-1].Value*0.3)
 		}
 		// app-logs: steady with a burst, flushed every five minutes.
 		lrecs := math.Round(frac * (9000 + 2500*rng.Float64() + burst(i)))
@@ -394,11 +492,21 @@ func burst(i int) float64 {
 	return 14000 * math.Sin(float64(i-35)/10*math.Pi)
 }
 
-// describeJSON returns a DeliveryStreamDescription with one extended S3 destination.
+// describeJSON returns a DeliveryStreamDescription of a DirectPut stream with one extended S3
+// destination.
 func describeJSON(name string, created time.Time, dest string) string {
+	return describeSourceJSON(name, "DirectPut", created, "", dest)
+}
+
+// describeSourceJSON returns a DeliveryStreamDescription of a stream of type typ with one
+// extended S3 destination and, unless src is "", a SourceDescription.
+func describeSourceJSON(name, typ string, created time.Time, src, dest string) string {
+	if src != "" {
+		src = `"Source":` + src + `,`
+	}
 	return fmt.Sprintf(`{"DeliveryStreamName":%q,"DeliveryStreamARN":"arn:aws:firehose:us-east-1:123456789012:deliverystream/%s",
-		"DeliveryStreamStatus":"ACTIVE","DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},"DeliveryStreamType":"DirectPut","VersionId":"3",
-		"CreateTimestamp":%d,"LastUpdateTimestamp":%d,
+		"DeliveryStreamStatus":"ACTIVE","DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},"DeliveryStreamType":%q,"VersionId":"3",
+		"CreateTimestamp":%d,"LastUpdateTimestamp":%d,%s
 		"Destinations":[{"DestinationId":"destinationId-000000000001","ExtendedS3DestinationDescription":%s}],"HasMoreDestinations":false}`,
-		name, name, created.Unix(), created.Add(90*time.Minute).Unix(), dest)
+		name, name, typ, created.Unix(), created.Add(90*time.Minute).Unix(), src, dest)
 }

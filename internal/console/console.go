@@ -49,6 +49,33 @@ type MemoryBudget struct {
 	RefusedRequests int64 // API requests answered "Slow down." for lack of budget
 }
 
+// SourceStatus is what the console shows of the reader of a stream whose records come from a
+// Kinesis data stream or an Amazon MSK topic.
+type SourceStatus struct {
+	Kind   string // "Kinesis" or "MSK"
+	Source string // the Kinesis stream ARN, or the MSK cluster ARN and the topic, space-separated
+	State  string // "starting", "reading", "retrying" (after an error) or "stopped"
+	// LagMillis is how far behind the newest record the reader is, at most over shards
+	// (Kinesis's MillisBehindLatest); LagRecords the records not read yet (Kafka).
+	LagMillis   int64
+	LagRecords  int64
+	Records     int64     // read and stored since the server started
+	Bytes       int64     // read and stored since the server started
+	Throttled   int64     // throttling answers of the source since the server started
+	LastError   string    // the last error, when State is "retrying"
+	LastErrorAt time.Time // when LastError happened
+	Parts       []Part    // the shards or partitions, by ID
+}
+
+// Part is one shard of a Kinesis data stream or one partition of a Kafka topic.
+type Part struct {
+	ID         string
+	Position   string // the last sequence number read, or the next offset
+	Done       bool   // a closed shard read to its end
+	LagMillis  int64
+	LagRecords int64
+}
+
 // Point is the value of a metric in the minute that starts at Time.
 type Point struct {
 	Time  time.Time
@@ -100,6 +127,10 @@ type Source interface {
 	Journal() JournalSpace
 	// Memory returns the memory budget and its use.
 	Memory() MemoryBudget
+	// SourceStatus returns the status of the reader of a stream fed by a Kinesis data stream
+	// or an MSK topic, or false when the stream has no running reader (DirectPut streams
+	// never have one).
+	SourceStatus(name string) (SourceStatus, bool)
 }
 
 // Handler serves the console page under /console/ and its JSON API under /console/api/.

@@ -17,6 +17,7 @@ type fakeSource struct {
 	failures map[string][]Failure          // latest first
 	journal  JournalSpace
 	memory   MemoryBudget
+	sources  map[string]SourceStatus
 }
 
 var _ Source = (*fakeSource)(nil)
@@ -27,6 +28,7 @@ func newFakeSource() *fakeSource {
 		series:   map[string]map[string][]Point{},
 		objects:  map[string][]Object{},
 		failures: map[string][]Failure{},
+		sources:  map[string]SourceStatus{},
 	}
 }
 
@@ -79,6 +81,21 @@ func (f *fakeSource) Memory() MemoryBudget {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.memory
+}
+
+func (f *fakeSource) SourceStatus(name string) (SourceStatus, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.sources[name]
+	st.Parts = slices.Clone(st.Parts)
+	return st, ok
+}
+
+// reading sets the status of a stream's source reader.
+func (f *fakeSource) reading(name string, st SourceStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sources[name] = st
 }
 
 // add registers a stream with its description.

@@ -79,3 +79,20 @@ func (c consoleSource) Failures(name string, limit int) []console.Failure {
 func (c consoleSource) Journal() console.JournalSpace { return c.s.journalSpace() }
 
 func (c consoleSource) Memory() console.MemoryBudget { return c.s.memory() }
+
+func (c consoleSource) SourceStatus(name string) (console.SourceStatus, bool) {
+	st, ok := c.s.sourceStatus(name)
+	if !ok {
+		return console.SourceStatus{}, false
+	}
+	parts := make([]console.Part, len(st.Parts))
+	for i, p := range st.Parts {
+		parts[i] = console.Part{ID: p.ID, Position: p.Position, Done: p.Done, LagMillis: p.LagMillis, LagRecords: p.LagRecords}
+	}
+	return console.SourceStatus{
+		Kind: st.Kind, Source: st.Source, State: st.State,
+		LagMillis: st.LagMillis, LagRecords: st.LagRecords,
+		Records: st.Records, Bytes: st.Bytes, Throttled: st.Throttled,
+		LastError: st.LastError, LastErrorAt: st.LastErrorAt, Parts: parts,
+	}, true
+}

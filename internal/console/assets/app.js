@@ -263,6 +263,9 @@ function facts(desc) {
   out.push(['Source', streamType(d.DeliveryStreamType)]);
   const ksrc = d.Source?.KinesisStreamSourceDescription?.KinesisStreamARN;
   if (ksrc) out.push(['Kinesis stream', code(ksrc)]);
+  const msk = d.Source?.MSKSourceDescription;
+  if (msk?.MSKClusterARN) out.push(['MSK cluster', code(msk.MSKClusterARN)]);
+  if (msk?.TopicName) out.push(['Topic', code(msk.TopicName)]);
   const enc = d.DeliveryStreamEncryptionConfiguration?.Status;
   if (enc) out.push(['Encryption', enc]);
   if (d.VersionId) out.push(['Version', d.VersionId]);
@@ -281,6 +284,71 @@ function highlight(json) {
     });
 }
 
+// ---- a stream's source ----
+
+const sourceTypes = new Set(['KinesisStreamAsSource', 'MSKAsSource']);
+const sourceKinds = { Kinesis: 'Kinesis data stream', MSK: 'Amazon MSK' };
+const stateTone = { reading: 'ok', starting: 'info', retrying: 'warn', stopped: 'muted' };
+
+function stateBadge(state) {
+  return h('span', { class: `badge tone-${stateTone[state] ?? 'muted'}`, 'data-state': state }, h('span', { class: 'badge-dot' }), state || 'unknown');
+}
+
+// sourceLag is how far a reader (or one of its parts) is behind: time behind the newest record
+// for Kinesis, records not read yet for Kafka.
+function sourceLag(kind, x) {
+  return kind === 'MSK' ? `${fmt.count(x.lagRecords)} ${x.lagRecords === 1 ? 'record' : 'records'}` : fmt.millis(x.lagMillis);
+}
+
+function lagTone(kind, x) {
+  if (kind === 'MSK') return '';
+  return x.lagMillis > 3600e3 ? 'bad' : x.lagMillis > 300e3 ? 'warn' : '';
+}
+
+// sourcePanel shows the reader of a Kinesis or MSK source: what it reads, how far behind it
+// is, what it has read, and its shards or partitions.
+function sourcePanel(src, streamType, now) {
+  if (!src) {
+    return empty('No reader running', streamType === 'MSKAsSource'
+      ? 'The topic is read while the stream is ACTIVE.'
+      : 'The Kinesis data stream is read while the stream is ACTIVE.');
+  }
+  const kafka = src.kind === 'MSK';
+  const list = [['Kind', sourceKinds[src.kind] ?? src.kind]];
+  if (kafka) {
+    const i = (src.source ?? '').indexOf(' ');
+    list.push(['Cluster', code(i < 0 ? src.source : src.source.slice(0, i))]);
+    if (i >= 0) list.push(['Topic', code(src.source.slice(i + 1))]);
+  } else {
+    list.push(['Kinesis stream', code(src.source)]);
+  }
+  list.push(['State', stateBadge(src.state)]);
+  list.push(['Lag', h('span', { class: lagTone(src.kind, src), 'data-fact': 'lag' }, sourceLag(src.kind, src)),
+    h('div', { class: 'cell-note' }, kafka ? 'not read yet, all partitions' : 'behind the newest record, worst open shard')]);
+  list.push(['Read since start', `${fmt.count(src.records)} records · ${fmt.bytes(src.bytes)}`]);
+  list.push(['Throttled', src.throttled ? h('span', { class: 'warn' }, fmt.count(src.throttled)) : '0']);
+  const errAt = src.lastErrorAt ? new Date(src.lastErrorAt) : null;
+  const items = list.map(([k, ...v]) => h('div', { class: 'fact' }, h('dt', {}, k), h('dd', {}, v)));
+  if (src.lastError) {
+    items.push(h('div', { class: 'fact wide', 'data-fact': 'error' }, h('dt', {}, 'Last error'),
+      h('dd', { class: 'bad' }, src.lastError, errAt ? h('span', { class: 'cell-note', title: fmt.dateTime(errAt) }, ' · ', fmt.ago(errAt, now)) : null)));
+  }
+  const parts = src.parts ?? [];
+  const unit = kafka ? 'Partition' : 'Shard';
+  return [
+    h('dl', { class: 'facts' }, items),
+    parts.length === 0
+      ? empty(kafka ? 'No partitions yet' : 'No shards yet', 'They appear once the reader has listed them.')
+      : h('table', { class: 'table parts' },
+        h('thead', {}, h('tr', {}, h('th', {}, unit), h('th', {}, kafka ? 'Next offset' : 'Last sequence number'), h('th', {}, 'Status'), h('th', { class: 'num' }, 'Lag'))),
+        h('tbody', {}, parts.map((p) => h('tr', { 'data-part': p.id, 'data-done': String(p.done) },
+          h('td', { class: 'mono code' }, p.id),
+          h('td', { class: 'mono key' }, p.position || h('span', { class: 'muted' }, 'none yet')),
+          h('td', {}, p.done ? h('span', { class: 'badge tone-muted' }, 'closed, read to the end') : h('span', { class: 'badge tone-ok' }, 'reading')),
+          h('td', { class: `num ${p.done ? '' : lagTone(src.kind, p)}`, 'data-col': 'lag' }, p.done ? '—' : sourceLag(src.kind, p)))))),
+  ];
+}
+
 const failureTone = { delivery: 'bad', processing: 'warn', partitioning: 'violet' };
 
 class StreamView {
@@ -294,6 +362,10 @@ class StreamView {
     this.tiles = h('div', { class: 'tiles' });
     this.facts = h('dl', { class: 'facts' });
     this.alert = h('div', { hidden: true });
+    this.sourceState = h('span', { class: 'count' });
+    this.sourceBody = h('div', { class: 'card-body' });
+    this.source = h('section', { class: 'card source', 'data-panel': 'source', hidden: true },
+      h('header', { class: 'card-head' }, h('h2', {}, 'Source'), this.sourceState), this.sourceBody);
     this.json = h('pre', { class: 'json' });
     this.descText = '';
     const copy = h('button', { type: 'button', class: 'btn', onclick: async () => {
@@ -317,6 +389,7 @@ class StreamView {
     this.content = h('div', { class: 'stream-content' },
       this.alert,
       this.tiles,
+      this.source,
       h('section', { class: 'card config' },
         h('header', { class: 'card-head' }, h('h2', {}, 'Configuration')),
         this.facts,
@@ -370,6 +443,17 @@ class StreamView {
       tile('Incoming bytes', h('span', {}, fmt.bytes(st.incomingBytesPerSecond), h('small', {}, ' /s')), 'last minute'),
       tile('Data freshness', h('span', { class: freshnessTone(st.freshnessSeconds) }, fmt.duration(st.freshnessSeconds)), 'oldest undelivered record'),
       tile('Delivered, last hour', fmt.bytes(sums['DeliveryToS3.Bytes'] ?? 0), `${fmt.count(sums['DeliveryToS3.Records'] ?? 0)} records`));
+
+    const src = detail.source ?? null;
+    this.source.hidden = !src && !sourceTypes.has(st.type);
+    if (!this.source.hidden) {
+      const n = src?.parts?.length ?? 0;
+      const done = src?.parts?.filter((p) => p.done).length ?? 0;
+      this.sourceState.textContent = !n ? ''
+        : src.kind === 'MSK' ? `${n} ${n === 1 ? 'partition' : 'partitions'}`
+          : `${n} ${n === 1 ? 'shard' : 'shards'}${done ? ` · ${done} closed` : ''}`;
+      replace(this.sourceBody, sourcePanel(src, st.type, now));
+    }
 
     replace(this.facts, f.list.map(([k, v]) => h('div', { class: 'fact' }, h('dt', {}, k), h('dd', {}, v))));
     const text = JSON.stringify(detail.description, null, 2);

@@ -47,6 +47,15 @@ export function duration(sec) {
   return m % 60 ? `${hr} h ${m % 60} min` : `${hr} h`;
 }
 
+// millis formats milliseconds: 0 ms, 850 ms, 4.2 s, then as duration does from a minute on.
+export function millis(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
+  ms = Math.max(0, Math.round(ms));
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 10000) return `${oneDec.format(ms / 1000)} s`;
+  return duration(ms / 1000);
+}
+
 // axisDuration formats a duration on an axis, in one unit: 45 s, 2.5 min, 3 h.
 export function axisDuration(sec) {
   if (sec === 0) return '0';
