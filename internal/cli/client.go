@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
@@ -186,4 +189,28 @@ func checkURL(endpoint string) error {
 		return fmt.Errorf("--endpoint-url %q: must be an http(s) URL or %q", endpoint, endpointAWS)
 	}
 	return nil
+}
+
+// adminGet sends a GET to one of Hydrant's own endpoints (/_hydrant/...), signed like the API's
+// requests for a server with credentials (docs/design/auth.md).
+func (c *conn) adminGet(ctx context.Context, path string) (*http.Response, error) {
+	if c.endpoint == "" {
+		return nil, errors.New("Hydrant's own endpoints need --endpoint-url (AWS has none)")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.endpoint, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := c.cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("retrieve credentials: %w", err)
+	}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "firehose", c.cfg.Region, time.Now()); err != nil {
+		return nil, fmt.Errorf("sign request: %w", err)
+	}
+	hc := c.cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return hc.Do(req)
 }

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/spf13/cobra"
 )
 
@@ -33,24 +32,7 @@ dynamic partitioning. Each is also logged by the server as a structured record.`
 			if err != nil {
 				return err
 			}
-			u := strings.TrimRight(endpoint, "/") + "/_hydrant/streams/" + url.PathEscape(stream) + "/delivery"
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, u, nil)
-			if err != nil {
-				return err
-			}
-			// Signed like the API's requests, for a server with credentials (docs/design/auth.md).
-			creds, err := c.cfg.Credentials.Retrieve(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("retrieve credentials: %w", err)
-			}
-			if err := v4.NewSigner().SignHTTP(cmd.Context(), creds, req, emptySHA256, "firehose", c.cfg.Region, time.Now()); err != nil {
-				return fmt.Errorf("sign request: %w", err)
-			}
-			hc := c.cfg.HTTPClient
-			if hc == nil {
-				hc = http.DefaultClient
-			}
-			resp, err := hc.Do(req)
+			resp, err := c.adminGet(cmd.Context(), "/_hydrant/streams/"+url.PathEscape(stream)+"/delivery")
 			if err != nil {
 				return fmt.Errorf("read delivery status: %w", err)
 			}

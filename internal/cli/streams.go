@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -136,8 +140,12 @@ func newStreamsDescribe(stdout io.Writer) *cobra.Command {
 				in.ExclusiveStartDestinationId = aws.String(startID)
 			}
 			var raw []byte
-			if _, err := c.firehose(captureBody(&raw)).DescribeDeliveryStream(ctx, in); err != nil {
+			out, err := c.firehose(captureBody(&raw)).DescribeDeliveryStream(ctx, in)
+			if err != nil {
 				return &callError{"DescribeDeliveryStream", err}
+			}
+			if t := out.DeliveryStreamDescription.DeliveryStreamType; t == types.DeliveryStreamTypeKinesisStreamAsSource || t == types.DeliveryStreamTypeMSKAsSource {
+				raw = withSourceStatus(ctx, c, name, raw)
 			}
 			return writeCLIJSON(stdout, raw, time.Local)
 		},
@@ -329,4 +337,29 @@ func checkStreamExists(ctx context.Context, c *conn, name string) error {
 		return &callError{"DescribeDeliveryStream", err}
 	}
 	return nil
+}
+
+// withSourceStatus adds Hydrant's view of a source stream's reader (state, lag, the position in
+// each shard or partition) to a DescribeDeliveryStream answer, as HydrantSourceStatus beside
+// DeliveryStreamDescription. An answer it cannot extend (AWS, an older server) is kept as it is.
+func withSourceStatus(ctx context.Context, c *conn, name string, raw []byte) []byte {
+	resp, err := c.adminGet(ctx, "/_hydrant/streams/"+url.PathEscape(name)+"/source")
+	if err != nil {
+		return raw
+	}
+	defer resp.Body.Close()
+	status, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK || !json.Valid(status) {
+		return raw
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return raw
+	}
+	doc["HydrantSourceStatus"] = bytes.TrimSpace(status)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return raw
+	}
+	return b
 }

@@ -52,9 +52,9 @@ type pending struct {
 	position []byte
 	puts     int
 	taken    bool // in a message being published; guarded by committer.mu
-	done    chan struct{}
-	pos     Position // result, valid once done is signalled
-	err     error
+	done     chan struct{}
+	pos      Position // result, valid once done is signalled
+	err      error
 }
 
 // maxPooledBody is the largest put buffer kept for reuse.

@@ -207,11 +207,11 @@ type Journal struct {
 	space    *space    // admission of record appends (space.go)
 
 	mu      sync.Mutex
-	streams map[string]streamRef     // by delivery stream name
-	forgets uint64                   // streams forgotten so far (see ref)
+	streams map[string]streamRef // by delivery stream name
+	forgets uint64               // streams forgotten so far (see ref)
 	// lasts is what Trim knows of each stream's last message: whether it carries a source
 	// position, which Trim never removes (positioned.go).
-	lasts map[string]lastMessage
+	lasts   map[string]lastMessage
 	watches map[string]chan struct{} // parked readers' wake-ups, by delivery stream name (lazy.go)
 	// callbacks are the AfterAppend functions waiting, by delivery stream name (lazy.go).
 	callbacks map[string][]*afterAppend

@@ -142,4 +142,3 @@ func (j *Journal) forgetLast(name string) {
 	delete(j.lasts, name)
 	j.mu.Unlock()
 }
-

@@ -16,6 +16,8 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/listen"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
+	"github.com/hydrant-dev/hydrant/internal/source/kafka"
+	"github.com/hydrant-dev/hydrant/internal/source/kinesis"
 )
 
 // Config is the server's configuration. Flags and the YAML config file fill it.
@@ -36,6 +38,13 @@ type Config struct {
 	// Buckets places single buckets: in a directory of their own, or in S3 with settings of
 	// their own.
 	Buckets map[string]BucketConfig `json:"buckets"`
+	// Kinesis says how the Kinesis stream of a KinesisStreamAsSource stream is reached, by
+	// stream ARN ("*" for every stream without an entry); without an entry the standard AWS
+	// chain applies (AWS_ENDPOINT_URL_KINESIS, profiles, roles).
+	Kinesis map[string]kinesis.ClientConfig `json:"kinesis"`
+	// Kafka maps the MSKClusterARN of MSKAsSource streams to the Kafka cluster's bootstrap
+	// brokers, TLS and SASL settings.
+	Kafka map[string]kafka.ClusterConfig `json:"kafka"`
 	// MaxStreams is the number of delivery streams allowed, default 5,000 as in AWS.
 	MaxStreams int `json:"maxStreams"`
 	// Streams are CreateDeliveryStream inputs created at start when missing.
@@ -234,6 +243,16 @@ func (c Config) Validate() error {
 		}
 		if b.Dir != "" && b.s3Overrides() {
 			errs = append(errs, fmt.Errorf("buckets.%s: dir and S3 settings are exclusive", name))
+		}
+	}
+	for arn, k := range c.Kinesis {
+		if err := k.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("kinesis.%s: %w", arn, err))
+		}
+	}
+	for arn, k := range c.Kafka {
+		if err := k.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("kafka.%s: %w", arn, err))
 		}
 	}
 	for name, f := range c.Faults {

@@ -46,6 +46,8 @@ func classify(r *http.Request) (rt route, action, stream string) {
 		switch {
 		case what == "delivery":
 			return routeAdmin, "hydrant:GetDeliveryStatus", name
+		case what == "source":
+			return routeAdmin, "hydrant:GetSourceStatus", name
 		case what == "faults" && r.Method == http.MethodGet:
 			return routeAdmin, "hydrant:GetFaults", name
 		case what == "faults" && r.Method == http.MethodDelete:

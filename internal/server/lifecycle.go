@@ -29,7 +29,10 @@ func (s *Server) activate(ctx context.Context, st catalog.Stream) error {
 	if err := s.journal.CreateStream(ctx, st.Name); err != nil {
 		return fmt.Errorf("create journal stream: %w", err)
 	}
-	return s.deliver(ctx, st, spec, ok)
+	if err := s.deliver(ctx, st, spec, ok); err != nil {
+		return err
+	}
+	return s.startSource(st)
 }
 
 // check reports whether the stream's configuration can be turned into a delivery spec.
@@ -65,10 +68,16 @@ func (s *Server) deliver(ctx context.Context, st catalog.Stream, spec delivery.S
 
 // remove stops delivery, discarding buffered records, and deletes the stream's journal.
 func (s *Server) remove(ctx context.Context, name string) error {
+	if err := s.stopSource(ctx, name); err != nil {
+		return err
+	}
 	if err := s.deliveries.Remove(ctx, name); err != nil {
 		return err
 	}
-	return s.journal.DeleteStream(ctx, name)
+	if err := s.journal.DeleteStream(ctx, name); err != nil {
+		return err
+	}
+	return s.srcs.copies.Delete(ctx, name)
 }
 
 // specFor translates a stored S3 destination into what a delivery worker needs: the
@@ -102,8 +111,8 @@ func (s *Server) specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 		if err != nil {
 			return delivery.Spec{}, false, err
 		}
-		p, err := processor.New(processor.Config{Processors: specs, DeliveryStreamARN: st.ARN, Region: s.cfg.Region,
-			KinesisSource: st.Type == string(api.KinesisStreamAsSource)}, inv, s.now)
+		p, err := processor.New(processor.Config{Processors: specs, DeliveryStreamARN: st.ARN, Region: s.cfg.Region},// The Kinesis reader de-aggregates KPL records already (docs/design/sources.md).
+		inv, s.now)
 		if err != nil {
 			return delivery.Spec{}, false, err
 		}

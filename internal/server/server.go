@@ -62,6 +62,8 @@ type Server struct {
 	rec      delivery.Recorder // the store, or nothing with MetricsOff
 	faults   *faultTable
 
+	srcs sources // the readers of Kinesis and Kafka sources
+
 	creds *auth.Store   // the credentials in force; swapped on SIGHUP
 	certs *listen.Certs // the TLS certificate, when serving HTTPS
 	guard *guard
@@ -171,6 +173,10 @@ func (s *Server) run(ctx context.Context) error {
 	if s.cat, err = catalog.Open(ctx, catalog.Config{MaxStreams: s.cfg.MaxStreams}, kv); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
 	}
+	if s.srcs.copies, err = j.KV(ctx, sourcesBucket); err != nil {
+		return fmt.Errorf("open source positions: %w", err)
+	}
+	defer s.stopSources() // before the journal closes
 	if s.objects, err = newObjectRouter(ctx, s.cfg, s.log); err != nil {
 		return err
 	}
@@ -271,6 +277,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/console/", console.New(consoleSource{s}, s.log.With("part", "console")))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /_hydrant/streams/{name}/delivery", s.handleDeliveryStatus)
+	mux.HandleFunc("GET /_hydrant/streams/{name}/source", s.handleSourceStatus)
 	mux.Handle("/_hydrant/streams/{name}/faults", s.faults)
 	mux.HandleFunc("GET /_hydrant/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -323,7 +323,7 @@ func describe(st catalog.Stream) (api.DeliveryStreamDescription, error) {
 			KinesisStreamARN: k.KinesisStreamARN, RoleARN: k.RoleARN, DeliveryStartTimestamp: &api.Timestamp{Time: st.Created},
 		}
 	case api.MSKAsSource:
-		src.MSKSourceDescription = st.Source
+		src.MSKSourceDescription = describeMSK(st)
 	case api.DatabaseAsSource:
 		src.DatabaseSourceDescription = st.Source
 	}
