@@ -111,8 +111,9 @@ func (s *Server) specFor(st catalog.Stream) (delivery.Spec, bool, error) {
 		if err != nil {
 			return delivery.Spec{}, false, err
 		}
-		p, err := processor.New(processor.Config{Processors: specs, DeliveryStreamARN: st.ARN, Region: s.cfg.Region},// The Kinesis reader de-aggregates KPL records already (docs/design/sources.md).
-		inv, s.now)
+		// No KinesisSource: the Kinesis reader has de-aggregated KPL records already
+		// (docs/design/sources.md).
+		p, err := processor.New(processor.Config{Processors: specs, DeliveryStreamARN: st.ARN, Region: s.cfg.Region}, inv, s.now)
 		if err != nil {
 			return delivery.Spec{}, false, err
 		}
