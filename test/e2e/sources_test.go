@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,13 +55,24 @@ func runKinesisPipeline(t *testing.T, srv testenv.KinesisServer) {
 	time.Sleep(50 * time.Millisecond)
 
 	env := []string{
-		"AWS_ENDPOINT_URL_KINESIS=" + k.Endpoint,
 		"AWS_ENDPOINT_URL_S3=" + m.Endpoint(),
 		"AWS_ACCESS_KEY_ID=" + m.AccessKey(),
 		"AWS_SECRET_ACCESS_KEY=" + m.SecretKey(),
 	}
+	var args []string
+	if srv.Name == testenv.KindKinesalite {
+		// The stream's settings in the config file, by ARN, rather than the environment.
+		b, _ := json.Marshal(map[string]any{"kinesis": map[string]any{arn: map[string]string{"endpoint": k.Endpoint, "region": "us-east-1"}}})
+		cfgPath := filepath.Join(t.TempDir(), "hydrant.json")
+		if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"--config", cfgPath}
+	} else {
+		env = append(env, "AWS_ENDPOINT_URL_KINESIS="+k.Endpoint)
+	}
 	dataDir := t.TempDir()
-	s := startServer(t, dataDir, env...)
+	s := startServerArgs(t, dataDir, args, env...)
 	c := newFirehose(s.URL)
 	createStream(t, c, &firehose.CreateDeliveryStreamInput{
 		DeliveryStreamName: aws.String("from-kinesis"),
@@ -123,7 +137,7 @@ func runKinesisPipeline(t *testing.T, srv testenv.KinesisServer) {
 		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
 		if r < rounds-1 {
 			s.Kill()
-			s = startServer(t, dataDir, env...)
+			s = startServerArgs(t, dataDir, args, env...)
 		}
 	}
 
@@ -179,8 +193,30 @@ func runKinesisPipeline(t *testing.T, srv testenv.KinesisServer) {
 	if st := desc.HydrantSourceStatus; st.Kind != "Kinesis" || st.Source != arn || st.State != "reading" || len(st.Parts) < 2 {
 		t.Errorf("HydrantSourceStatus = %+v", st)
 	}
-	if n := cloudWatchSum(t, s.URL, "from-kinesis", "DataReadFromKinesisStream.Records"); n <= 0 {
-		t.Errorf("DataReadFromKinesisStream.Records = %v after the last start, want > 0", n)
+	for _, metric := range []string{"DataReadFromKinesisStream.Records", "DataReadFromKinesisStream.Bytes"} {
+		if n := cloudWatchSum(t, s.URL, "from-kinesis", metric); n <= 0 {
+			t.Errorf("%s = %v after the last start, want > 0", metric, n)
+		}
+	}
+
+	// Deleting the delivery stream stops its reader.
+	if _, err := newFirehose(s.URL).DeleteDeliveryStream(ctx, &firehose.DeleteDeliveryStreamInput{DeliveryStreamName: aws.String("from-kinesis")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		resp, err := s.client.Get(s.URL + "/_hydrant/streams/from-kinesis/source")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader still runs 20 s after DeleteDeliveryStream (status %d)", resp.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

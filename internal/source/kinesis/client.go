@@ -3,11 +3,13 @@ package kinesis
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 )
 
@@ -43,7 +45,9 @@ func (c ClientConfig) Validate() error {
 }
 
 // NewClient returns a Kinesis client of the stream streamARN. The SDK does not retry: the reader
-// backs off itself and counts each throttle.
+// backs off itself and counts each throttle. A client of an endpoint outside AWS (an emulator)
+// whose credentials chain finds nothing signs with placeholder credentials, which emulators
+// accept; the instance metadata service is asked only for AWS's endpoints.
 func NewClient(ctx context.Context, c ClientConfig, streamARN string) (*kinesis.Client, error) {
 	opts := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(1)}
 	if c.Profile != "" {
@@ -53,9 +57,22 @@ func NewClient(ctx context.Context, c ClientConfig, streamARN string) (*kinesis.
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := config.LoadDefaultConfig(ctx, append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))...)
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	endpoint := c.Endpoint
+	if endpoint == "" {
+		endpoint = aws.ToString(kinesis.NewFromConfig(awsCfg).Options().BaseEndpoint)
+	}
+	if endpoint == "" || isAWSHost(endpoint) {
+		if awsCfg, err = config.LoadDefaultConfig(ctx, opts...); err != nil {
+			return nil, fmt.Errorf("load aws config: %w", err)
+		}
+	} else if awsCfg.Credentials == nil {
+		awsCfg.Credentials = placeholder()
+	} else if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
+		awsCfg.Credentials = placeholder()
 	}
 	return kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) {
 		if c.Endpoint != "" {
@@ -68,6 +85,21 @@ func NewClient(ctx context.Context, c ClientConfig, streamARN string) (*kinesis.
 			o.Region = arnRegion(streamARN)
 		}
 	}), nil
+}
+
+// placeholder signs requests to an emulator when the credentials chain finds none.
+func placeholder() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider("hydrant", "hydrant", "")
+}
+
+// isAWSHost reports an endpoint of AWS itself.
+func isAWSHost(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	return strings.HasSuffix(h, ".amazonaws.com") || strings.HasSuffix(h, ".amazonaws.com.cn") || strings.HasSuffix(h, ".api.aws")
 }
 
 // arnRegion returns the region field of an ARN (arn:partition:service:region:...).

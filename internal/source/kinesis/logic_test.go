@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/go-cmp/cmp"
 
@@ -255,5 +256,31 @@ func TestReaderSplitsLargeReads(t *testing.T) {
 	}
 	if st.Messages < 3 {
 		t.Errorf("%d messages for 10.5 MiB: want the read split into appends of at most %d bytes", st.Messages, source.MaxAppendBytes)
+	}
+}
+
+// A client of an emulator works with nothing but AWS_ENDPOINT_URL_KINESIS set: no credentials,
+// no region (the ARN's region signs).
+func TestNewClientForEmulatorWithoutCredentials(t *testing.T) {
+	k := testenv.StartMotoKinesis(t)
+	arn := k.CreateStream(t, "bare", 1)
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_ENDPOINT_URL_KINESIS", k.Endpoint)
+	c, err := NewClient(context.Background(), ClientConfig{}, arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Options().Region != "us-east-1" {
+		t.Errorf("region %q, want the ARN's us-east-1", c.Options().Region)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	name, _ := StreamName(arn)
+	if _, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &name}); err != nil {
+		t.Errorf("ListShards: %v", err)
 	}
 }
