@@ -82,7 +82,8 @@ const (
 func exposeAs(name string, unit Unit) statistic {
 	switch {
 	case strings.HasSuffix(name, ".DataFreshness"), strings.HasSuffix(name, "Limit"),
-		name == "PartitionCount", name == "PartitionCountExceeded", name == "KinesisMillisBehindLatest":
+		name == "PartitionCount", name == "PartitionCountExceeded", name == "KinesisMillisBehindLatest",
+		name == "KafkaOffsetLag":
 		return statMax
 	case strings.HasSuffix(name, ".Success"):
 		return statAvg
