@@ -24,6 +24,7 @@ bench:
 	./bench/run.sh
 	./bench/run-s3.sh
 	./bench/run-partition.sh
+	./bench/run-sources.sh
 	$(GO) run ./bench/producer
 
 ## lint: vet, formatting and generated files
