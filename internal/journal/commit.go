@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -121,9 +122,9 @@ func (c *committer) append(ctx context.Context, arrival time.Time, records [][]b
 
 // appendPositioned queues puts and position as a message of their own and waits until it is
 // acknowledged.
-func (c *committer) appendPositioned(ctx context.Context, puts []Put, records int, position []byte) (Position, error) {
+func (c *committer) appendPositioned(ctx context.Context, puts []Put, records, size int, position []byte) (Position, error) {
 	p := c.j.getPut()
-	p.body = appendPuts(p.body[:0], puts)
+	p.body = appendPuts(slices.Grow(p.body[:0], size+binary.MaxVarintLen32+len(position)), puts)
 	p.body = appendPosition(p.body, position)
 	p.position, p.puts, p.records = position, len(puts), records
 	p.size = int64(len(p.body))

@@ -59,7 +59,7 @@ func (j *Journal) AppendPositioned(ctx context.Context, stream string, puts []Pu
 	if err != nil {
 		return Position{}, fmt.Errorf("append %q: %w", stream, err)
 	}
-	pos, err := j.committer(stream, ref).appendPositioned(ctx, puts, records, position)
+	pos, err := j.committer(stream, ref).appendPositioned(ctx, puts, records, body, position)
 	if err != nil {
 		return Position{}, fmt.Errorf("append %q: %w", stream, err)
 	}
