@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -38,8 +39,9 @@ type committer struct {
 	running bool       // a publisher goroutine runs; it ends when the queue is empty
 
 	// Owned by the running publisher.
-	lseq  uint64 // lseq of the stream's last message
-	known bool   // lseq is known: false until read after Open, and after an unknown outcome
+	lseq    uint64 // lseq of the stream's last message
+	lastSeq uint64 // its sequence: a clustered publish expects it to be the subject's last
+	known   bool   // lseq is known: false until read after Open, and after an unknown outcome
 }
 
 // pending is one Append waiting for its message.
@@ -245,17 +247,70 @@ func (c *committer) take(group []*pending) []*pending {
 }
 
 // publish stores group as one message. It runs with PublishTimeout rather than a caller's
-// context, because the message serves many callers.
+// context, because the message serves many callers. In a cluster other nodes may append to the
+// same subject: the message is published only if the subject's last message is the one whose
+// lseq it follows, and renumbered and published again when another node's came first
+// (docs/design/cluster.md, "Writers on several nodes").
 func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.j.cfg.PublishTimeout)
 	defer cancel()
-	if !c.known {
-		lseq, err := c.j.lastLSeq(ctx, c.ref)
-		if err != nil {
-			return Position{}, fmt.Errorf("read last lseq: %w", err)
+	clustered := c.j.Clustered()
+	for attempt := 1; ; attempt++ {
+		if !c.known {
+			lseq, last, err := c.j.lastLSeq(ctx, c.ref)
+			if err != nil {
+				return Position{}, fmt.Errorf("read last lseq: %w", err)
+			}
+			c.lseq, c.lastSeq, c.known = lseq, last, true
 		}
-		c.lseq, c.known = lseq, true
+		frame := c.frame(bp, group)
+		var opts []jetstream.PublishOpt
+		if clustered {
+			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(c.lastSeq))
+		}
+		ack, err := c.j.js.Publish(ctx, c.ref.subject, frame, opts...)
+		if err != nil {
+			var apiErr *jetstream.APIError
+			if clustered && errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+				apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) && attempt < maxRenumber {
+				// Another node appended first, or its append is still being replicated (the
+				// leader refuses a compare-and-set while one is in flight): renumber after a
+				// short, jittered pause.
+				c.known = false
+				pause := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)) + 1))
+				select {
+				case <-time.After(pause):
+				case <-ctx.Done():
+					return Position{}, fmt.Errorf("renumber after other nodes' appends: %w", ctx.Err())
+				}
+				continue
+			}
+			if !errors.As(err, &apiErr) {
+				c.known = false // no answer: the server may have stored it
+				if group[0].position != nil {
+					c.j.forgetLast(c.stream) // Trim learns the last message again
+				}
+			}
+			err = classifyPublish(err)
+			if errors.Is(err, ErrNoStream) {
+				c.j.forget(c.stream)
+			}
+			return Position{}, err
+		}
+		c.lseq++
+		c.lastSeq = ack.Sequence
+		if group[0].position != nil {
+			c.j.noteLast(c.stream, c.ref.nonce, ack.Sequence, true)
+		}
+		return Position{Stream: c.stream, Seq: ack.Sequence, Nonce: c.ref.nonce}, nil
 	}
+}
+
+// maxRenumber bounds the publishes of one message that other nodes' appends overtake.
+const maxRenumber = 256
+
+// frame encodes group as the message after lseq c.lseq, into the pooled buffer bp.
+func (c *committer) frame(bp *[]byte, group []*pending) []byte {
 	var frame []byte
 	if p := group[0]; p.position != nil {
 		frame = appendFrameHeader((*bp)[:0], frameV3, c.lseq+1, p.puts)
@@ -270,40 +325,22 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 		}
 	}
 	*bp = frame[:0]
-	ack, err := c.j.js.Publish(ctx, c.ref.subject, frame)
-	if err != nil {
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) {
-			c.known = false // no answer: the server may have stored it
-			if group[0].position != nil {
-				c.j.forgetLast(c.stream) // Trim learns the last message again
-			}
-		}
-		err = classifyPublish(err)
-		if errors.Is(err, ErrNoStream) {
-			c.j.forget(c.stream)
-		}
-		return Position{}, err
-	}
-	c.lseq++
-	if group[0].position != nil {
-		c.j.noteLast(c.stream, c.ref.nonce, ack.Sequence, true)
-	}
-	return Position{Stream: c.stream, Seq: ack.Sequence, Nonce: c.ref.nonce}, nil
+	return frame
 }
 
 // lastLSeq returns the lseq of the last message on the subject of ref: 0 when there is none or
 // it is a version 1 frame. A last message that does not decode counts as none (and is logged).
-func (j *Journal) lastLSeq(ctx context.Context, ref streamRef) (uint64, error) {
-	m, err := j.directGet(ctx, ref, directGetReq{LastBySubj: ref.subject})
-	if err != nil || m == nil {
-		return 0, err
+// It also returns the message's sequence (0 when there is none).
+func (j *Journal) lastLSeq(ctx context.Context, ref streamRef) (lseq, seq uint64, err error) {
+	data, seq, found, err := j.lastMsg(ctx, ref.stream, ref.subject)
+	if err != nil || !found {
+		return 0, 0, err
 	}
-	f, err := decodeFrame(m.Data)
+	f, err := decodeFrame(data)
 	if err != nil {
 		j.log.Warn("journal last message does not decode; lseq restarts", "subject", ref.subject,
-			"seq", m.Header.Get(jetstream.SequenceHeader), "err", err)
-		return 0, nil
+			"seq", seq, "err", err)
+		return 0, seq, nil
 	}
-	return f.lseq, nil
+	return f.lseq, seq, nil
 }

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,10 +98,38 @@ type Config struct {
 	// Shards is the number of shared JetStream streams that hold the records of delivery
 	// streams (docs/design/journal.md, "Layout"); each syncs to disk on its own.
 	Shards int `json:"shards,omitempty"`
+	// Cluster, when its Routes are set, joins the embedded server to a JetStream cluster of
+	// Hydrant nodes (docs/design/cluster.md).
+	Cluster ClusterConfig `json:"cluster,omitzero"`
 	// Budget, when set, is the process's memory budget: a Reader holds its read-ahead from it
 	// while it has a consumer open (docs/design/memory.md). Nil means no bound.
 	Budget Budget `json:"-"`
 }
+
+// ClusterConfig places the journal's server in a cluster of Hydrant nodes.
+type ClusterConfig struct {
+	// Node is this node's name, unique in the cluster (the server name).
+	Node string `json:"node,omitempty"`
+	// Listen is the host:port on which the server accepts the other nodes' routes.
+	Listen string `json:"listen,omitempty"`
+	// Routes are the nats://host:port route URLs of the cluster's nodes (this one's may be
+	// among them). None: a single node.
+	Routes []string `json:"routes,omitempty"`
+	// Replicas is the copies of every stream and bucket: default 3 with 3 or more routes,
+	// else the number of routes; 1 to 5.
+	Replicas int `json:"replicas,omitempty"`
+	// Wait bounds how long Open waits for the cluster to place its assets (default 60 s).
+	Wait time.Duration `json:"wait,omitempty"`
+}
+
+// Clustered reports whether c joins a cluster.
+func (c ClusterConfig) Clustered() bool { return len(c.Routes) > 0 }
+
+// DefaultClusterWait bounds Open's wait for a cluster's peers.
+const DefaultClusterWait = 60 * time.Second
+
+// clusterName is the NATS cluster every Hydrant node joins.
+const clusterName = "hydrant"
 
 // Budget is the memory budget Readers draw their read-ahead from.
 type Budget interface {
@@ -141,8 +171,21 @@ func (c Config) WithDefaults() Config {
 	if c.IngestQueueBytes == 0 {
 		c.IngestQueueBytes = DefaultIngestQueueBytes
 	}
+	if c.Cluster.Clustered() {
+		if c.Cluster.Replicas == 0 {
+			c.Cluster.Replicas = min(len(c.Cluster.Routes), 3)
+		}
+		if c.Cluster.Wait == 0 {
+			c.Cluster.Wait = DefaultClusterWait
+		}
+	} else if c.Cluster.Replicas == 0 {
+		c.Cluster.Replicas = 1
+	}
 	return c
 }
+
+// replicas is the number of copies of every JetStream asset.
+func (j *Journal) replicas() int { return j.cfg.Cluster.Replicas }
 
 // Validate reports the first field of c that is out of bounds. Call it on WithDefaults().
 func (c Config) Validate() error {
@@ -177,8 +220,41 @@ func (c Config) Validate() error {
 			return fmt.Errorf("journal: listen must be host:port: %w", err)
 		}
 	}
+	return c.Cluster.validate()
+}
+
+func (c ClusterConfig) validate() error {
+	if !c.Clustered() {
+		if c.Replicas > 1 {
+			return fmt.Errorf("journal: replicas %d needs cluster routes", c.Replicas)
+		}
+		return nil
+	}
+	switch {
+	case c.Node == "":
+		return errors.New("journal: a cluster node needs a node name")
+	case !nodeName.MatchString(c.Node):
+		return fmt.Errorf("journal: node name %q: use letters, digits, '-' and '_' (at most 64)", c.Node)
+	case c.Listen == "":
+		return errors.New("journal: a cluster node needs a cluster listen address")
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("journal: replicas must be between 1 and 5, got %d", c.Replicas)
+	case c.Wait <= 0:
+		return fmt.Errorf("journal: cluster wait must be positive, got %s", c.Wait)
+	}
+	if _, _, err := splitListen(c.Listen); err != nil {
+		return fmt.Errorf("journal: cluster listen must be host:port: %w", err)
+	}
+	for _, r := range c.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Scheme != "nats" || u.Port() == "" {
+			return fmt.Errorf("journal: route %q: want nats://host:port", r)
+		}
+	}
 	return nil
 }
+
+var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func splitListen(s string) (string, int, error) {
 	host, port, err := net.SplitHostPort(s)
@@ -234,7 +310,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	}
 	space, maxStore := newSpace(cfg, statFS, time.Now)
 	opts := &server.Options{
-		ServerName:        "hydrant",
+		ServerName:        serverName(cfg.Cluster),
 		JetStream:         true,
 		StoreDir:          cfg.Dir,
 		JetStreamMaxStore: maxStore,
@@ -249,6 +325,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		opts.Host, opts.Port, _ = splitListen(cfg.Listen)
 		if opts.Port == 0 {
 			opts.Port = server.RANDOM_PORT // the server reads 0 as its default, 4222
+		}
+	}
+	if cfg.Cluster.Clustered() {
+		host, port, _ := splitListen(cfg.Cluster.Listen)
+		opts.Cluster = server.ClusterOpts{Name: clusterName, Host: host, Port: port}
+		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Cluster.Routes, ","))
+		if opts.DontListen {
+			// DontListen would keep the route listener closed too: the client listener takes a
+			// random loopback port instead, used by nothing but the server itself.
+			opts.DontListen = false
+			opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
 		}
 	}
 	ns, err := server.NewServer(opts)
@@ -293,15 +380,20 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		j.Close()
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
-	j.state, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      stateBucket,
-		Description: "hydrant delivery cursors and flush intents",
-		History:     1,
-		Storage:     jetstream.FileStorage,
+	err = j.placed(ctx, "bucket "+stateBucket, func(ctx context.Context) error {
+		var err error
+		j.state, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      stateBucket,
+			Description: "hydrant delivery cursors and flush intents",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    j.replicas(),
+		})
+		return err
 	})
 	if err != nil {
 		j.Close()
-		return nil, fmt.Errorf("open bucket %s: %w", stateBucket, err)
+		return nil, err
 	}
 	if err := j.openShards(ctx); err != nil {
 		j.Close()

@@ -21,13 +21,19 @@ func (j *Journal) KV(ctx context.Context, bucket string) (*KV, error) {
 	if bucket == stateBucket {
 		return nil, fmt.Errorf("open bucket %s: reserved", bucket)
 	}
-	kv, err := j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:  bucket,
-		History: 1,
-		Storage: jetstream.FileStorage,
+	var kv jetstream.KeyValue
+	err := j.placed(ctx, "bucket "+bucket, func(ctx context.Context) error {
+		var err error
+		kv, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   bucket,
+			History:  1,
+			Storage:  jetstream.FileStorage,
+			Replicas: j.replicas(),
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", bucket, err)
+		return nil, err
 	}
 	return &KV{bucket: bucket, kv: kv}, nil
 }

@@ -79,26 +79,34 @@ func (j *Journal) shardConfig(k int) jetstream.StreamConfig {
 		MaxBytes:    -1,
 		MaxMsgs:     -1,
 		MaxMsgSize:  int32(j.cfg.MaxMessageBytes),
-		Replicas:    1,
+		Replicas:    j.replicas(),
 		AllowDirect: true,
 	}
 }
 
 // openShards creates the registry bucket and the shards, or updates the limits of existing ones.
 func (j *Journal) openShards(ctx context.Context) error {
-	var err error
-	j.registry, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      registryBucket,
-		Description: "hydrant: where each delivery stream's records live",
-		History:     1,
-		Storage:     jetstream.FileStorage,
+	err := j.placed(ctx, "bucket "+registryBucket, func(ctx context.Context) error {
+		var err error
+		j.registry, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      registryBucket,
+			Description: "hydrant: where each delivery stream's records live",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    j.replicas(),
+		})
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("open bucket %s: %w", registryBucket, err)
+		return err
 	}
 	for k := range j.cfg.Shards {
-		if _, err := j.js.CreateOrUpdateStream(ctx, j.shardConfig(k)); err != nil {
-			return fmt.Errorf("open journal shard %d: %w", k, err)
+		err := j.placed(ctx, fmt.Sprintf("journal shard %d", k), func(ctx context.Context) error {
+			_, err := j.js.CreateOrUpdateStream(ctx, j.shardConfig(k))
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -123,16 +131,16 @@ func (j *Journal) register(ctx context.Context, name string, ref streamRef) (str
 // lookup reads the place of name from the registry, falling back to a JetStream stream of its
 // own made before the registry existed (docs/design/journal.md, "Layout").
 func (j *Journal) lookup(ctx context.Context, name string) (streamRef, error) {
-	e, err := j.registry.Get(ctx, encodeName(name))
+	value, _, found, err := j.lastMsg(ctx, "KV_"+registryBucket, "$KV."+registryBucket+"."+encodeName(name))
 	switch {
-	case err == nil:
+	case err != nil:
+		return streamRef{}, err
+	case found:
 		var en entry
-		if err := json.Unmarshal(e.Value(), &en); err != nil {
+		if err := json.Unmarshal(value, &en); err != nil {
 			return streamRef{}, fmt.Errorf("registry entry %q: %w", name, err)
 		}
 		return en.ref()
-	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		return streamRef{}, err
 	}
 	s, err := j.js.Stream(ctx, StreamName(name))
 	if err != nil {

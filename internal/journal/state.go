@@ -53,21 +53,21 @@ type intentDoc struct {
 
 // LoadState returns the worker state of the stream name; State{Cursor: 1} if none was saved.
 func (j *Journal) LoadState(ctx context.Context, name string) (State, error) {
-	e, err := j.state.Get(ctx, encodeName(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return State{Cursor: 1}, nil
-	}
+	value, rev, found, err := j.lastMsg(ctx, "KV_"+stateBucket, "$KV."+stateBucket+"."+encodeName(name))
 	if err != nil {
 		return State{}, fmt.Errorf("load state %q: %w", name, err)
 	}
+	if !found {
+		return State{Cursor: 1}, nil
+	}
 	var d stateDoc
-	if err := json.Unmarshal(e.Value(), &d); err != nil {
+	if err := json.Unmarshal(value, &d); err != nil {
 		return State{}, fmt.Errorf("load state %q: %w", name, err)
 	}
 	if d.V != 1 {
 		return State{}, fmt.Errorf("load state %q: unknown version %d", name, d.V)
 	}
-	s := State{Cursor: max(d.Cursor, 1), Revision: e.Revision(), Data: d.Data}
+	s := State{Cursor: max(d.Cursor, 1), Revision: rev, Data: d.Data}
 	if d.Intent != nil {
 		s.Intent = &Intent{FromSeq: d.Intent.From, ToSeq: d.Intent.To, Key: d.Intent.Key, Data: d.Intent.Data}
 	}

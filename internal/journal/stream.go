@@ -54,7 +54,7 @@ func (j *Journal) streamConfig(name string, nonce uint64) jetstream.StreamConfig
 		MaxBytes:    j.cfg.MaxBytesPerStream,
 		MaxMsgs:     -1,
 		MaxMsgSize:  int32(j.cfg.MaxMessageBytes),
-		Replicas:    1,
+		Replicas:    j.replicas(),
 		AllowDirect: true,
 		Metadata: map[string]string{
 			metaName:  name,

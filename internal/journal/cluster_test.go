@@ -1,0 +1,124 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freePorts returns n loopback ports free at the time of the call.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// openCluster opens n journals routed into one cluster, concurrently (each waits for the others
+// to place its assets).
+func openCluster(t *testing.T, n int, tune func(*Config)) []*Journal {
+	t.Helper()
+	ports := freePorts(t, n)
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	js := make([]*Journal, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		cfg := Config{Dir: t.TempDir(), Cluster: ClusterConfig{
+			Node: fmt.Sprintf("n%d", i+1), Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes, Wait: 30 * time.Second,
+		}}
+		if tune != nil {
+			tune(&cfg)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			js[i], errs[i] = Open(context.Background(), cfg, nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open node %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { js[i].Close() })
+	}
+	return js
+}
+
+// Appends from every node of a 3-node cluster land once each, numbered 1, 2, 3, ... in the
+// stream's own numbering; with one node gone the other two go on; with two gone, the last one
+// refuses (no quorum).
+func TestClusterAppendsFromEveryNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	js := openCluster(t, 3, func(c *Config) { c.PublishTimeout = 3 * time.Second })
+	ctx := context.Background()
+	if err := js[0].CreateStream(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	const per = 200
+	var wg sync.WaitGroup
+	for i, j := range js {
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range per / 4 {
+					if _, err := j.Append(ctx, "s", time.Now(), [][]byte{fmt.Appendf(nil, "n%d-w%d-%d", i, w, k)}); err != nil {
+						t.Errorf("node %d append: %v", i+1, err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	batches := readAll(t, js[1], "s", 1)
+	seen := map[string]int{}
+	for k, b := range batches {
+		if b.LSeq != uint64(k+1) {
+			t.Fatalf("message %d has lseq %d, want %d: numbering across nodes must be exact", k, b.LSeq, k+1)
+		}
+		for _, r := range b.Records {
+			seen[string(r)]++
+		}
+	}
+	if len(seen) != 3*per {
+		t.Errorf("%d distinct records, want %d", len(seen), 3*per)
+	}
+	for r, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s stored %d times", r, n)
+		}
+	}
+
+	js[2].Close()
+	if _, err := js[0].Append(ctx, "s", time.Now(), [][]byte{[]byte("after one node left")}); err != nil {
+		t.Errorf("append with 2 of 3 nodes: %v", err)
+	}
+	js[1].Close()
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := js[0].Append(actx, "s", time.Now(), [][]byte{[]byte("alone")}); err == nil {
+		t.Error("a node alone acknowledged an append the quorum did not store")
+	}
+}

@@ -1,0 +1,70 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// lastMsg returns the last message on subject in the JetStream stream stream: its data and
+// sequence, or found false. On one node it is a direct get. In a cluster a direct get may be
+// answered by a replica that has not yet stored the newest messages, so the request goes to the
+// stream's leader, which answers with what the quorum stored (docs/design/cluster.md).
+func (j *Journal) lastMsg(ctx context.Context, stream, subject string) (data []byte, seq uint64, found bool, err error) {
+	if !j.Clustered() {
+		m, err := j.directGet(ctx, streamRef{stream: stream}, directGetReq{LastBySubj: subject})
+		if err != nil || m == nil {
+			return nil, 0, false, err
+		}
+		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+		}
+		if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			return nil, seq, false, nil
+		}
+		return m.Data, seq, true, nil
+	}
+	body, err := json.Marshal(directGetReq{LastBySubj: subject})
+	if err != nil {
+		return nil, 0, false, err
+	}
+	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, body)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, 0, false, ErrNoStream
+		}
+		return nil, 0, false, err
+	}
+	var resp struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Hdrs []byte `json:"hdrs"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return nil, 0, false, nil
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeStreamNotFound:
+		return nil, 0, false, ErrNoStream
+	case resp.Error != nil:
+		return nil, 0, false, resp.Error
+	case resp.Message == nil:
+		return nil, 0, false, fmt.Errorf("last message of %s: empty answer", subject)
+	}
+	if bytes.Contains(resp.Message.Hdrs, []byte("KV-Operation: DEL")) || bytes.Contains(resp.Message.Hdrs, []byte("KV-Operation: PURGE")) {
+		return nil, resp.Message.Seq, false, nil
+	}
+	return resp.Message.Data, resp.Message.Seq, true, nil
+}
