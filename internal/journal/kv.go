@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -13,11 +14,25 @@ import (
 type KV struct {
 	bucket string
 	kv     jetstream.KeyValue
+	j      *Journal
 }
 
 // KV opens the bucket, creating it if needed. Bucket names are [a-zA-Z0-9_-]+; the bucket
 // hydrant_delivery is reserved for worker state.
 func (j *Journal) KV(ctx context.Context, bucket string) (*KV, error) {
+	return j.openKV(ctx, bucket, 0)
+}
+
+// KVWithTTL opens a bucket whose entries expire ttl after they were last written (leases,
+// heartbeats; docs/design/cluster.md). An expired entry reads as missing.
+func (j *Journal) KVWithTTL(ctx context.Context, bucket string, ttl time.Duration) (*KV, error) {
+	if ttl < time.Second {
+		return nil, fmt.Errorf("open bucket %s: ttl %s under 1s", bucket, ttl)
+	}
+	return j.openKV(ctx, bucket, ttl)
+}
+
+func (j *Journal) openKV(ctx context.Context, bucket string, ttl time.Duration) (*KV, error) {
 	if bucket == stateBucket {
 		return nil, fmt.Errorf("open bucket %s: reserved", bucket)
 	}
@@ -29,13 +44,14 @@ func (j *Journal) KV(ctx context.Context, bucket string) (*KV, error) {
 			History:  1,
 			Storage:  jetstream.FileStorage,
 			Replicas: j.replicas(),
+			TTL:      ttl,
 		})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &KV{bucket: bucket, kv: kv}, nil
+	return &KV{bucket: bucket, kv: kv, j: j}, nil
 }
 
 // Get returns the value of key, or an error wrapping ErrNotFound.
@@ -85,4 +101,98 @@ func (k *KV) Keys(ctx context.Context) ([]string, error) {
 		keys = append(keys, key)
 	}
 	return keys, nil
+}
+
+// Entry returns the value of key and its revision, or an error wrapping ErrNotFound. In a
+// cluster it is read from the bucket's leader, so it is never older than the last write
+// acknowledged anywhere.
+func (k *KV) Entry(ctx context.Context, key string) ([]byte, uint64, error) {
+	v, rev, found, err := k.j.lastMsg(ctx, "KV_"+k.bucket, "$KV."+k.bucket+"."+encodeName(key))
+	if err != nil {
+		return nil, 0, fmt.Errorf("get %s/%s: %w", k.bucket, key, err)
+	}
+	if !found {
+		return nil, 0, fmt.Errorf("get %s/%s: %w", k.bucket, key, ErrNotFound)
+	}
+	return v, rev, nil
+}
+
+// Create stores value under key if the key holds nothing (never written, deleted or expired),
+// and returns its revision; otherwise it fails with ErrConflict.
+func (k *KV) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	rev, err := k.kv.Create(ctx, encodeName(key), value)
+	if err != nil {
+		if isWrongLastSeq(err) {
+			err = ErrConflict
+		}
+		return 0, fmt.Errorf("create %s/%s: %w", k.bucket, key, err)
+	}
+	return rev, nil
+}
+
+// Update stores value under key if its revision is still rev, and returns the new revision;
+// otherwise it fails with ErrConflict.
+func (k *KV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	rev, err := k.kv.Update(ctx, encodeName(key), value, rev)
+	if err != nil {
+		if isWrongLastSeq(err) {
+			err = ErrConflict
+		}
+		return 0, fmt.Errorf("update %s/%s: %w", k.bucket, key, err)
+	}
+	return rev, nil
+}
+
+// DeleteRev removes key if its revision is still rev; otherwise it fails with ErrConflict.
+func (k *KV) DeleteRev(ctx context.Context, key string, rev uint64) error {
+	if err := k.kv.Delete(ctx, encodeName(key), jetstream.LastRevision(rev)); err != nil {
+		if isWrongLastSeq(err) {
+			err = ErrConflict
+		}
+		return fmt.Errorf("delete %s/%s: %w", k.bucket, key, err)
+	}
+	return nil
+}
+
+// Change is one write to a bucket seen by Watch.
+type Change struct {
+	Key      string
+	Value    []byte // nil when Deleted
+	Revision uint64
+	Deleted  bool // deleted or purged (an expired entry is not reported)
+}
+
+// Watch calls fn with the current value of every key, then with every later change, in order,
+// until ctx ends; it returns ctx.Err() then, or the error that stopped the watch. fn runs on
+// Watch's goroutine and must not block for long.
+func (k *KV) Watch(ctx context.Context, fn func(Change)) error {
+	w, err := k.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", k.bucket, err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("watch %s: stopped", k.bucket)
+			}
+			if e == nil {
+				continue // the initial values have been delivered
+			}
+			key, err := decodeName(e.Key())
+			if err != nil {
+				continue // not written through this package
+			}
+			c := Change{Key: key, Revision: e.Revision()}
+			if op := e.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
+				c.Deleted = true
+			} else {
+				c.Value = e.Value()
+			}
+			fn(c)
+		}
+	}
 }
