@@ -173,6 +173,17 @@ func (s *Server) run(ctx context.Context) error {
 	if s.cat, err = catalog.Open(ctx, catalog.Config{MaxStreams: s.cfg.MaxStreams}, kv); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
 	}
+	// The catalog follows the changes other nodes make to the shared bucket; stopped before the
+	// journal closes.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if err := s.cat.Watch(watchCtx); watchCtx.Err() == nil {
+			s.log.Error("watch catalog", "err", err)
+		}
+	}()
+	defer func() { stopWatch(); <-watchDone }()
 	if s.srcs.copies, err = j.KV(ctx, sourcesBucket); err != nil {
 		return fmt.Errorf("open source positions: %w", err)
 	}
