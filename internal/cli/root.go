@@ -35,7 +35,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServe(stderr), newErrors(stdout), newPut(stdout), newPutBatch(stdout, stderr), newStreams(stdout, stderr),
-		newMetrics(stdout), newMockData(stdout), newBench(stdout))
+		newMetrics(stdout), newMockData(stdout), newBench(stdout), newCluster(stdout))
 	return root
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/hydrant-dev/hydrant/internal/server"
 	"github.com/spf13/cobra"
@@ -14,6 +15,8 @@ func newServe(stderr io.Writer) *cobra.Command {
 	var (
 		metricsOff, insecureNoAuth                                                                                   bool
 		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen, objectStore, tlsCert, tlsKey string
+		node, clusterListen, routes                                                                                  string
+		replicas                                                                                                     int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -61,6 +64,18 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 			if flags.Changed("insecure-no-auth") {
 				cfg.InsecureNoAuth = insecureNoAuth
 			}
+			if flags.Changed("node") {
+				cfg.Node = node
+			}
+			if flags.Changed("cluster-listen") {
+				cfg.ClusterListen = clusterListen
+			}
+			if flags.Changed("routes") {
+				cfg.Routes = splitList(routes)
+			}
+			if flags.Changed("replicas") {
+				cfg.Replicas = replicas
+			}
 			if flags.Changed("tls-cert") || flags.Changed("tls-key") {
 				cfg.TLSCert, cfg.TLSKey = tlsCert, tlsKey
 			}
@@ -93,6 +108,10 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 	f.StringVar(&objectStore, "object-store", "", "where buckets live: local (<data-dir>/s3/<bucket>) or s3 (default: s3 when an S3 endpoint is configured, e.g. AWS_ENDPOINT_URL_S3)")
 	f.BoolVar(&metricsOff, "metrics-off", false, "record no metrics (to measure their cost)")
 	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go runtime profiles (net/http/pprof) on host:port")
+	f.StringVar(&node, "node", "", "this node's name in a cluster (docs/design/cluster.md)")
+	f.StringVar(&clusterListen, "cluster-listen", "", "host:port on which this node accepts the other nodes' routes")
+	f.StringVar(&routes, "routes", "", "comma-separated nats://host:port routes of the cluster's nodes; makes this server a cluster node")
+	f.IntVar(&replicas, "replicas", 0, "copies of every stream and bucket in a cluster (default 3 with 3 or more routes)")
 	f.StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; reloaded on SIGHUP")
 	f.StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&insecureNoAuth, "insecure-no-auth", false, "accept unauthenticated requests on a non-loopback --listen (without credentials in the config)")
@@ -122,4 +141,15 @@ func firstEnv(names ...string) string {
 		}
 	}
 	return ""
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -358,8 +358,21 @@ func (m *Manager) Apply(ctx context.Context, spec Spec) error {
 // discarded, as Firehose does when a stream is deleted) and returns when it stopped or ctx
 // ended. From now on, specs of the stream created before this call are refused.
 func (m *Manager) Remove(ctx context.Context, stream string) error {
+	return m.stop(ctx, stream, true)
+}
+
+// Release stops the stream's actor as Remove does, discarding what it buffered (the records
+// stay in the journal, unsettled), but a later Apply of the same spec starts it again: another
+// node took or takes the stream over (docs/design/cluster.md).
+func (m *Manager) Release(ctx context.Context, stream string) error {
+	return m.stop(ctx, stream, false)
+}
+
+func (m *Manager) stop(ctx context.Context, stream string, removed bool) error {
 	m.mu.Lock()
-	m.removed[stream] = m.d.Clock.Now()
+	if removed {
+		m.removed[stream] = m.d.Clock.Now()
+	}
 	for name, at := range m.removed { // a racing activation comes within seconds
 		if m.d.Clock.Now().Sub(at) > time.Hour {
 			delete(m.removed, name)

@@ -85,6 +85,14 @@ type Config struct {
 	// are refused before they would take it (docs/design/journal.md, "Space").
 	MaxStoreBytes int64 `json:"maxStoreBytes"`
 	ReservedBytes int64 `json:"reservedBytes"`
+	// Node, ClusterListen and Routes make this server a node of a cluster (docs/design/cluster.md):
+	// its name, the host:port of its route listener, and the nats://host:port routes of the
+	// cluster's nodes. Replicas is the copies of every stream and bucket (default 3 with 3 or
+	// more routes).
+	Node          string   `json:"node"`
+	ClusterListen string   `json:"clusterListen"`
+	Routes        []string `json:"routes"`
+	Replicas      int      `json:"replicas"`
 	// NATSListen, when set, exposes the embedded NATS server on host:port.
 	NATSListen string `json:"natsListen"`
 	// PprofListen, when set, serves Go's net/http/pprof profiles on host:port.
@@ -207,6 +215,11 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.NATSListen != "" {
 		c.Journal.Listen = c.NATSListen
+	}
+	if len(c.Routes) > 0 {
+		c.Journal.Cluster = journal.ClusterConfig{Node: c.Node, Listen: c.ClusterListen, Routes: c.Routes, Replicas: c.Replicas}
+	} else if c.Replicas != 0 {
+		c.Journal.Cluster.Replicas = c.Replicas
 	}
 	c.Journal = c.Journal.WithDefaults()
 	// A reader's read-ahead is at most a sixteenth of the budget, and at least one message.

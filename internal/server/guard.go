@@ -39,6 +39,8 @@ func classify(r *http.Request) (rt route, action, stream string) {
 	switch {
 	case p == "/_hydrant/health":
 		return routeHealth, "", ""
+	case p == "/_hydrant/cluster":
+		return routeAdmin, "hydrant:GetClusterStatus", ""
 	case p == "/_hydrant/flush":
 		return routeAdmin, "hydrant:Flush", r.URL.Query().Get("stream")
 	case strings.HasPrefix(p, "/_hydrant/streams/"):

@@ -29,6 +29,9 @@ func (s *Server) activate(ctx context.Context, st catalog.Stream) error {
 	if err := s.journal.CreateStream(ctx, st.Name); err != nil {
 		return fmt.Errorf("create journal stream: %w", err)
 	}
+	if s.leases != nil && !s.leases.Owns(st.Name) {
+		return nil // in a cluster the lease holder runs delivery (cluster.go)
+	}
 	if err := s.deliver(ctx, st, spec, ok); err != nil {
 		return err
 	}
@@ -50,6 +53,9 @@ func (s *Server) reconfigure(ctx context.Context, st catalog.Stream) error {
 	spec, ok, err := s.specFor(st)
 	if err != nil {
 		return fmt.Errorf("stream configuration cannot be delivered: %w", err)
+	}
+	if s.leases != nil && !s.leases.Owns(st.Name) {
+		return nil // the lease holder applies it when its catalog sees the change
 	}
 	return s.deliver(ctx, st, spec, ok)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/dirlock"
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/lease"
 	"github.com/hydrant-dev/hydrant/internal/listen"
 	"github.com/hydrant-dev/hydrant/internal/membudget"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
@@ -63,6 +64,8 @@ type Server struct {
 	faults   *faultTable
 
 	srcs sources // the readers of Kinesis and Kafka sources
+	// leases decides which node delivers each stream; nil on a single node (cluster.go).
+	leases *lease.Manager
 
 	creds *auth.Store   // the credentials in force; swapped on SIGHUP
 	certs *listen.Certs // the TLS certificate, when serving HTTPS
@@ -173,6 +176,13 @@ func (s *Server) run(ctx context.Context) error {
 	if s.cat, err = catalog.Open(ctx, catalog.Config{MaxStreams: s.cfg.MaxStreams}, kv); err != nil {
 		return fmt.Errorf("open catalog: %w", err)
 	}
+	if j.Clustered() {
+		if err := s.newLeases(ctx, ln.Addr().String()); err != nil {
+			return fmt.Errorf("open cluster leases: %w", err)
+		}
+		// A change another node made to a stream this node delivers is applied here.
+		s.cat.OnChange(func(name string) { go s.reconfigureOwned(name) })
+	}
 	// The catalog follows the changes other nodes make to the shared bucket; stopped before the
 	// journal closes.
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -237,6 +247,9 @@ func (s *Server) run(ctx context.Context) error {
 	if err := s.declareStreams(runCtx); err != nil {
 		return err
 	}
+	if s.leases != nil {
+		defer s.runLeases(runCtx)() // waits, at shutdown, until the leases are released
+	}
 
 	s.addr = ln.Addr().String()
 	lc := s.cfg.listenConfig()
@@ -289,6 +302,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /_hydrant/streams/{name}/delivery", s.handleDeliveryStatus)
 	mux.HandleFunc("GET /_hydrant/streams/{name}/source", s.handleSourceStatus)
+	mux.HandleFunc("GET /_hydrant/cluster", s.handleClusterStatus)
 	mux.Handle("/_hydrant/streams/{name}/faults", s.faults)
 	mux.HandleFunc("GET /_hydrant/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -317,6 +331,9 @@ func (s *Server) handleFlush(w http.ResponseWriter, r *http.Request) {
 	}
 	names := s.deliveries.Streams()
 	if one := r.URL.Query().Get("stream"); one != "" {
+		if s.forwardToOwner(w, r, one) {
+			return
+		}
 		names = []string{one}
 	}
 	type result struct {
@@ -347,6 +364,9 @@ func (s *Server) handleFlush(w http.ResponseWriter, r *http.Request) {
 // age of the oldest record not yet delivered), totals and the last error.
 func (s *Server) handleDeliveryStatus(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if s.forwardToOwner(w, r, name) {
+		return
+	}
 	legs, ok := s.deliveries.Status(name)
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {

@@ -156,6 +156,9 @@ func (s *Server) kinesisConfig(arn string) kinesis.ClientConfig {
 // position in each shard or partition.
 func (s *Server) handleSourceStatus(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if s.forwardToOwner(w, r, name) {
+		return
+	}
 	st, ok := s.sourceStatus(name)
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {

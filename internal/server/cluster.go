@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/hydrant-dev/hydrant/internal/api"
+	"github.com/hydrant-dev/hydrant/internal/lease"
+)
+
+// Buckets of a cluster's membership and delivery leases (docs/design/cluster.md).
+const (
+	nodesBucket  = "hydrant_nodes"
+	leasesBucket = "hydrant_leases"
+)
+
+// newLeases opens the membership and lease buckets and creates the lease manager of a
+// clustered node (it runs with runLeases).
+func (s *Server) newLeases(ctx context.Context, addr string) error {
+	cfg := lease.Config{Node: s.journal.Node(), Addr: addr}.WithDefaults()
+	nodes, err := s.journal.KVWithTTL(ctx, nodesBucket, cfg.TTL)
+	if err != nil {
+		return err
+	}
+	leases, err := s.journal.KVWithTTL(ctx, leasesBucket, cfg.TTL)
+	if err != nil {
+		return err
+	}
+	m, err := lease.New(cfg, nodes, leases, s.log.With("part", "lease"))
+	if err != nil {
+		return err
+	}
+	s.leases = m
+	return nil
+}
+
+// runLeases runs the lease manager until ctx ends; the function it returns waits until the
+// manager has released this node's leases (so that the others take them over at once).
+func (s *Server) runLeases(ctx context.Context) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.leases.Run(ctx, s.ownableStreams, leaseHandler{s}); err != nil {
+			s.log.Error("lease manager stopped", "err", err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// ownableStreams are the streams whose delivery some node must run: the active ones.
+func (s *Server) ownableStreams() []string {
+	var names []string
+	for _, st := range s.cat.List() {
+		if api.DeliveryStreamStatus(st.Status) == api.StatusActive {
+			names = append(names, st.Name)
+		}
+	}
+	return names
+}
+
+// leaseHandler starts and stops a stream's delivery and source reader as this node takes and
+// loses its lease.
+type leaseHandler struct{ s *Server }
+
+// ownerTimeout bounds starting or stopping one stream's worker.
+const ownerTimeout = 30 * time.Second
+
+func (h leaseHandler) Acquired(name string) {
+	s := h.s
+	ctx, cancel := context.WithTimeout(s.runCtx, ownerTimeout)
+	defer cancel()
+	st, err := s.cat.Get(name)
+	if err != nil || api.DeliveryStreamStatus(st.Status) != api.StatusActive {
+		return // deleted meanwhile: the next round releases it
+	}
+	s.log.Info("delivery stream taken over", "stream", name, "node", s.journal.Node())
+	spec, ok, err := s.specFor(st)
+	if err != nil {
+		s.log.Error("take over delivery stream", "stream", name, "err", err)
+		return
+	}
+	if err := s.journal.CreateStream(ctx, name); err != nil {
+		s.log.Error("take over delivery stream", "stream", name, "err", err)
+		return
+	}
+	if err := s.deliver(ctx, st, spec, ok); err != nil {
+		s.log.Error("take over delivery stream", "stream", name, "err", err)
+	}
+	if err := s.startSource(st); err != nil {
+		s.log.Error("take over source reader", "stream", name, "err", err)
+	}
+}
+
+func (h leaseHandler) Lost(name string) {
+	s := h.s
+	ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
+	defer cancel()
+	if err := s.stopSource(ctx, name); err != nil {
+		s.log.Error("stop source reader", "stream", name, "err", err)
+	}
+	if err := s.deliveries.Release(ctx, name); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Error("release delivery stream", "stream", name, "err", err)
+	}
+	s.log.Info("delivery stream handed over", "stream", name, "node", s.journal.Node())
+}
+
+// reconfigureOwned applies a changed stream (seen through the catalog's watch) when this node
+// delivers it.
+func (s *Server) reconfigureOwned(name string) {
+	if s.leases == nil || !s.leases.Owns(name) {
+		return
+	}
+	st, err := s.cat.Get(name)
+	if err != nil || api.DeliveryStreamStatus(st.Status) != api.StatusActive {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.runCtx, ownerTimeout)
+	defer cancel()
+	if err := s.reconfigure(ctx, st); err != nil {
+		s.log.Error("apply changed delivery stream", "stream", name, "err", err)
+	}
+}
+
+// forwardToOwner sends a per-stream admin request (flush, delivery or source status) to the node
+// that delivers the stream, when that is another node, copying its answer; it reports whether it
+// did. A request already forwarded is served here.
+func (s *Server) forwardToOwner(w http.ResponseWriter, r *http.Request, name string) bool {
+	if s.leases == nil || name == "" || s.leases.Owns(name) || r.Header.Get(forwardedHeader) != "" {
+		return false
+	}
+	st := s.leases.Status()
+	owner, ok := st.Owners[name]
+	if !ok {
+		return false
+	}
+	i := slices.IndexFunc(st.Nodes, func(n lease.NodeStatus) bool { return n.Name == owner && n.Live })
+	if i < 0 || st.Nodes[i].Addr == "" {
+		return false
+	}
+	scheme := "http"
+	if s.certs != nil {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: st.Nodes[i].Addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, u.String(), nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set(forwardedHeader, s.journal.Node())
+	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"} {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	resp, err := s.peerClient().Do(req)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("forward to node %s: %v", owner, err), http.StatusBadGateway)
+		return true
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.Header().Set(forwardedHeader, owner)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+	return true
+}
+
+// forwardedHeader marks a request one node forwarded to another (and, on the answer, the node
+// that served it).
+const forwardedHeader = "X-Hydrant-Node"
+
+func (s *Server) peerClient() *http.Client {
+	return &http.Client{Timeout: 2 * time.Minute}
+}
+
+// handleClusterStatus reports the nodes, which node delivers which stream, and this node's view.
+func (s *Server) handleClusterStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	out := struct {
+		Node      string        `json:"node"`
+		Clustered bool          `json:"clustered"`
+		Replicas  int           `json:"replicas"`
+		Leases    *lease.Status `json:"leases,omitempty"`
+	}{Node: s.journal.Node(), Clustered: s.journal.Clustered(), Replicas: s.cfg.Journal.Cluster.Replicas}
+	if s.leases != nil {
+		st := s.leases.Status()
+		out.Leases = &st
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}

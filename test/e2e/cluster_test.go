@@ -1,0 +1,270 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
+
+	"github.com/hydrant-dev/hydrant/internal/testenv"
+)
+
+// clusterNode is one node's process and what restarts it.
+type clusterNode struct {
+	name string
+	*server
+}
+
+// startCluster starts n nodes on loopback at once (each waits for the others to form the
+// cluster), with MinIO as the shared store.
+func startCluster(t *testing.T, n int, env []string) []*clusterNode {
+	t.Helper()
+	var routes, clusterAddrs []string
+	for range n {
+		a := freeAddr(t)
+		clusterAddrs = append(clusterAddrs, a)
+		routes = append(routes, "nats://"+a)
+	}
+	nodes := make([]*clusterNode, n)
+	logs := t.TempDir()
+	for i := range n {
+		name := fmt.Sprintf("n%d", i+1)
+		s := &server{t: t, DataDir: t.TempDir(), Addr: freeAddr(t), env: env, client: http.DefaultClient,
+			args:    []string{"--node", name, "--cluster-listen", clusterAddrs[i], "--routes", strings.Join(routes, ",")},
+			logPath: filepath.Join(logs, name+".log")}
+		s.URL = "http://" + s.Addr
+		nodes[i] = &clusterNode{name: name, server: s}
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nd.exited = make(chan struct{})
+			errs[i] = nd.start()
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("start %s: %v\n%s", nodes[i].name, err, nodes[i].logTail())
+		}
+		t.Cleanup(nodes[i].cleanup)
+	}
+	return nodes
+}
+
+// restart starts a killed node again on its data directory and ports.
+func (n *clusterNode) restart(t *testing.T) {
+	t.Helper()
+	n.exited = make(chan struct{})
+	n.logPath = strings.TrimSuffix(n.logPath, ".log") + "-again.log"
+	if err := n.start(); err != nil {
+		t.Fatalf("restart %s: %v\n%s", n.name, err, n.logTail())
+	}
+}
+
+// owner asks a node which node delivers stream ("" when none does).
+func owner(t *testing.T, via *clusterNode, stream string) string {
+	t.Helper()
+	resp, err := http.Get(via.URL + "/_hydrant/cluster")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Leases struct {
+			Owners map[string]string `json:"owners"`
+			Nodes  []struct {
+				Name string
+				Live bool
+			} `json:"nodes"`
+		} `json:"leases"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return ""
+	}
+	o := st.Leases.Owners[stream]
+	for _, n := range st.Leases.Nodes {
+		if n.Name == o && n.Live {
+			return o
+		}
+	}
+	return ""
+}
+
+// TestClusterKillTheDeliveringNode runs three nodes as one service: puts go through all three,
+// the node that delivers the stream is killed with SIGKILL during the load, another node takes
+// delivery over, the killed node comes back, and every acknowledged record is in MinIO exactly
+// once.
+func TestClusterKillTheDeliveringNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs the built binary")
+	}
+	m := testenv.StartMinIO(t)
+	m.CreateBucket(t, "lake")
+	env := []string{"AWS_ENDPOINT_URL_S3=" + m.Endpoint(), "AWS_ACCESS_KEY_ID=" + m.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + m.SecretKey()}
+	nodes := startCluster(t, 3, env)
+	createS3Stream(t, newFirehose(nodes[0].URL), "orders", "lake", 1, 60)
+
+	// Every node knows the stream (the catalog is shared) and one node delivers it.
+	var delivering string
+	deadline := time.Now().Add(30 * time.Second)
+	for delivering == "" && time.Now().Before(deadline) {
+		delivering = owner(t, nodes[1], "orders")
+		time.Sleep(100 * time.Millisecond)
+	}
+	if delivering == "" {
+		t.Fatal("no node delivers the stream 30 s after its creation")
+	}
+	ctx := context.Background()
+	for _, nd := range nodes {
+		d, err := newFirehose(nd.URL).DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("orders")})
+		if err != nil || d.DeliveryStreamDescription.DeliveryStreamStatus != types.DeliveryStreamStatusActive {
+			t.Fatalf("describe on %s: %v", nd.name, err)
+		}
+	}
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	put := func(nd *clusterNode, prefix string, n int) {
+		recs := make([]types.Record, n)
+		for i := range recs {
+			recs[i] = types.Record{Data: []byte(`{"id":"` + fmt.Sprintf("%s-%d", prefix, i) + `"}` + "\n")}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		out, err := newFirehose(nd.URL).PutRecordBatch(cctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("orders"), Records: recs})
+		if err != nil {
+			return // not acknowledged (the node is down, or the call failed)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, e := range out.RequestResponses {
+			if e.ErrorCode == nil {
+				acked[fmt.Sprintf("%s-%d", prefix, i)] = true
+			}
+		}
+	}
+	load := func(round int) {
+		var wg sync.WaitGroup
+		for _, nd := range nodes {
+			wg.Add(1)
+			go func() { defer wg.Done(); put(nd, fmt.Sprintf("r%d-%s", round, nd.name), 200) }()
+		}
+		wg.Wait()
+	}
+	for r := range 5 {
+		load(r)
+	}
+	var victim *clusterNode
+	for _, nd := range nodes {
+		if nd.name == delivering {
+			victim = nd
+		}
+	}
+	victim.Kill()
+	killed := time.Now()
+	var survivor *clusterNode
+	for _, nd := range nodes {
+		if nd != victim {
+			survivor = nd
+			break
+		}
+	}
+	// Watch for the takeover on its own, so that puts waiting out the new leaders' election do
+	// not delay seeing it.
+	took := make(chan string, 1)
+	go func() {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if o := owner(t, survivor, "orders"); o != "" && o != delivering {
+				took <- o
+				return
+			}
+		}
+		close(took)
+	}()
+	var taker string
+	var tookAfter time.Duration
+	r := 5
+	for taker == "" {
+		load(r)
+		r++
+		select {
+		case o, ok := <-took:
+			if !ok {
+				t.Fatalf("no other node took delivery over within 60 s of the kill\n%s", survivor.logTail())
+			}
+			taker, tookAfter = o, time.Since(killed)
+		default:
+		}
+	}
+	t.Logf("%s took delivery over from %s within %.1f s of the kill (seen after a put round)", taker, delivering, tookAfter.Seconds())
+	for end := r + 5; r < end; r++ {
+		load(r)
+	}
+	victim.restart(t)
+	for end := r + 5; r < end; r++ {
+		load(r)
+	}
+
+	// Flush through any node (forwarded to the owner) until MinIO holds every acknowledged record.
+	deadline = time.Now().Add(90 * time.Second)
+	var counts map[string]int
+	for {
+		req, _ := http.NewRequest(http.MethodPost, survivor.URL+"/_hydrant/flush?stream=orders", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		counts = kinesisLines(t, m.Objects(t, "lake"))
+		missing := 0
+		for id := range acked {
+			if counts[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var missing, dup []string
+	for id := range acked {
+		if counts[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	for id, n := range counts {
+		if n > 1 {
+			dup = append(dup, id)
+		}
+	}
+	if len(missing)+len(dup) > 0 {
+		t.Errorf("%d records acknowledged: %d missing from MinIO (%.5q), %d duplicated (%.5q)", len(acked), len(missing), missing, len(dup), dup)
+	}
+	if len(acked) < 2*200*15 {
+		t.Errorf("only %d records acknowledged: the two live nodes should take puts during the takeover", len(acked))
+	}
+
+	out, err := exec.Command(binary, "cluster", "status", "--endpoint-url", nodes[0].URL).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hydrant cluster status: %v\n%s", err, out)
+	}
+	for _, nd := range nodes {
+		if !strings.Contains(string(out), nd.name+" ") {
+			t.Errorf("cluster status does not list %s:\n%s", nd.name, out)
+		}
+	}
+	t.Logf("cluster status:\n%s", out)
+}
