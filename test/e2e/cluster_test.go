@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -106,8 +107,8 @@ func owner(t *testing.T, via *clusterNode, stream string) string {
 
 // TestClusterKillTheDeliveringNode runs three nodes as one service: puts go through all three,
 // the node that delivers the stream is killed with SIGKILL during the load, another node takes
-// delivery over, the killed node comes back, and every acknowledged record is in MinIO exactly
-// once.
+// delivery over, the killed node comes back with an empty disk, and every acknowledged record
+// is in MinIO exactly once.
 func TestClusterKillTheDeliveringNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs the built binary")
@@ -185,11 +186,15 @@ func TestClusterKillTheDeliveringNode(t *testing.T) {
 	}
 	// Watch for the takeover on its own, so that puts waiting out the new leaders' election do
 	// not delay seeing it.
-	took := make(chan string, 1)
+	type takeover struct {
+		node  string
+		after time.Duration
+	}
+	took := make(chan takeover, 1)
 	go func() {
 		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			if o := owner(t, survivor, "orders"); o != "" && o != delivering {
-				took <- o
+				took <- takeover{o, time.Since(killed)}
 				return
 			}
 		}
@@ -206,15 +211,23 @@ func TestClusterKillTheDeliveringNode(t *testing.T) {
 			if !ok {
 				t.Fatalf("no other node took delivery over within 60 s of the kill\n%s", survivor.logTail())
 			}
-			taker, tookAfter = o, time.Since(killed)
+			taker, tookAfter = o.node, o.after
 		default:
 		}
 	}
-	t.Logf("%s took delivery over from %s within %.1f s of the kill (seen after a put round)", taker, delivering, tookAfter.Seconds())
+	t.Logf("%s took delivery over from %s %.1f s after the kill", taker, delivering, tookAfter.Seconds())
 	for end := r + 5; r < end; r++ {
 		load(r)
 	}
+	// The killed node lost its disk: it comes back empty under its name, and the cluster
+	// catches its replicas up; it serves the stream it has never seen on its own disk.
+	if err := os.RemoveAll(victim.DataDir); err != nil {
+		t.Fatal(err)
+	}
 	victim.restart(t)
+	if _, err := newFirehose(victim.URL).DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("orders")}); err != nil {
+		t.Errorf("describe on %s after it lost its disk: %v", victim.name, err)
+	}
 	for end := r + 5; r < end; r++ {
 		load(r)
 	}
