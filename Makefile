@@ -25,6 +25,7 @@ bench:
 	./bench/run-s3.sh
 	./bench/run-partition.sh
 	./bench/run-sources.sh
+	./bench/run-cluster.sh
 	$(GO) run ./bench/producer
 
 ## lint: vet, formatting and generated files
