@@ -111,6 +111,20 @@ func TestClusterAppendsFromEveryNode(t *testing.T) {
 		}
 	}
 
+	// An append on one node wakes what waits for the stream on another (an idle delivery
+	// worker keeps no goroutine and sleeps until the next append).
+	woke := make(chan struct{})
+	cancelWake := js[1].AfterAppend("s", func() { close(woke) })
+	defer cancelWake()
+	if _, err := js[0].Append(ctx, "s", time.Now(), [][]byte{[]byte("wake the others")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woke:
+	case <-time.After(10 * time.Second):
+		t.Error("an append on node 1 did not wake node 2's waiter within 10 s")
+	}
+
 	js[2].Close()
 	if _, err := js[0].Append(ctx, "s", time.Now(), [][]byte{[]byte("after one node left")}); err != nil {
 		t.Errorf("append with 2 of 3 nodes: %v", err)

@@ -299,6 +299,7 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 		}
 		c.lseq++
 		c.lastSeq = ack.Sequence
+		c.j.announce(c.stream) // one wake-up per message for the other nodes (consistent.go)
 		if group[0].position != nil {
 			c.j.noteLast(c.stream, c.ref.nonce, ack.Sequence, true)
 		}

@@ -31,7 +31,13 @@ func (j *Journal) lastMsg(ctx context.Context, stream, subject string) (data []b
 		}
 		return m.Data, seq, true, nil
 	}
-	body, err := json.Marshal(directGetReq{LastBySubj: subject})
+	return j.leaderGet(ctx, stream, directGetReq{LastBySubj: subject})
+}
+
+// leaderGet asks the leader of the JetStream stream stream for the message req finds.
+func (j *Journal) leaderGet(ctx context.Context, stream string, req directGetReq) (data []byte, seq uint64, found bool, err error) {
+	subject := req.LastBySubj + req.NextBySubj
+	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -67,4 +73,29 @@ func (j *Journal) lastMsg(ctx context.Context, stream, subject string) (data []b
 		return nil, resp.Message.Seq, false, nil
 	}
 	return resp.Message.Data, resp.Message.Seq, true, nil
+}
+
+// wakeSubject carries, in a cluster, the news that a stream was appended to on some node, so
+// that every node's parked readers and sleeping workers of it look again (docs/design/cluster.md).
+const wakeSubject = "hydrant.wake."
+
+// announce tells the other nodes that the stream name was appended to.
+func (j *Journal) announce(name string) {
+	if j.Clustered() {
+		_ = j.nc.Publish(wakeSubject+encodeName(name), nil) // best effort: readers also poll
+	}
+}
+
+// listenWakes wakes this node's readers of a stream another node appended to.
+func (j *Journal) listenWakes() error {
+	if !j.Clustered() {
+		return nil
+	}
+	_, err := j.nc.Subscribe(wakeSubject+"*", func(m *nats.Msg) {
+		name, err := decodeName(m.Subject[len(wakeSubject):])
+		if err == nil {
+			j.wake(name)
+		}
+	})
+	return err
 }

@@ -399,6 +399,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		j.Close()
 		return nil, err
 	}
+	if err := j.listenWakes(); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("listen for other nodes' appends: %w", err)
+	}
 	return j, nil
 }
 

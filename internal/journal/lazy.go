@@ -257,6 +257,13 @@ func (j *Journal) wake(name string) {
 // hasFrom reports whether the stream of ref holds a message with sequence ≥ from, with one
 // direct get (next message of the subject at or after from).
 func (j *Journal) hasFrom(ctx context.Context, ref streamRef, from uint64) (bool, error) {
+	if j.Clustered() { // a replica behind the leader could answer "nothing yet"
+		_, _, found, err := j.leaderGet(ctx, ref.stream, directGetReq{Seq: from, NextBySubj: ref.subject})
+		if err != nil {
+			return false, fmt.Errorf("look for messages from %d: %w", from, err)
+		}
+		return found, nil
+	}
 	msg, err := j.directGet(ctx, ref, directGetReq{Seq: from, NextBySubj: ref.subject})
 	if err != nil {
 		return false, fmt.Errorf("look for messages from %d: %w", from, err)
