@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -69,4 +70,16 @@ func (t *Tracker) Failed(err error, at time.Time) {
 	t.Update(func(s *Status) {
 		s.State, s.LastError, s.LastErrorAt = "retrying", err.Error(), at
 	})
+}
+
+// Sleep waits d or until ctx ends (then it returns ctx.Err()): the readers' real clock.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

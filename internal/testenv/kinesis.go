@@ -162,9 +162,10 @@ func StartMotoKinesis(t testing.TB) *Kinesis {
 	if err != nil {
 		missingTool(t, "moto_server not found (pip install 'moto[server]')")
 	}
-	addr := freeAddr(t)
-	host, port, _ := strings.Cut(addr, ":")
-	return startKinesis(t, KindMoto, addr, exec.Command(bin, "-H", host, "-p", port))
+	return startKinesis(t, KindMoto, func(addr string) *exec.Cmd {
+		host, port, _ := strings.Cut(addr, ":")
+		return exec.Command(bin, "-H", host, "-p", port)
+	})
 }
 
 // StartKinesisLocal starts kinesis-local (kinesis-mock compiled to JavaScript) from
@@ -189,26 +190,27 @@ net.Server.prototype.listen = function (...args) {
   return listen.apply(this, args);
 };
 `)
-	addr := freeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	_, tlsPort, _ := strings.Cut(freeAddr(t), ":")
-	cmd := exec.Command("node", "-r", preload, filepath.Join(pkg, "main.js"))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"KINESIS_MOCK_PLAIN_PORT="+port,
-		"KINESIS_MOCK_TLS_PORT="+tlsPort,
-		"KINESIS_MOCK_CERT_PATH="+filepath.Join(pkg, "server.json"),
-		"AWS_REGION="+kinesisRegion,
-		"CREATE_STREAM_DURATION=50ms",
-		"DELETE_STREAM_DURATION=50ms",
-		"UPDATE_SHARD_COUNT_DURATION=50ms",
-		"SPLIT_SHARD_DURATION=50ms",
-		"MERGE_SHARDS_DURATION=50ms",
-		"SHARD_LIMIT=100",
-		"SHOULD_PERSIST_DATA=false",
-		"LOG_LEVEL=WARN",
-	)
-	return startKinesis(t, KindKinesisLocal, addr, cmd)
+	return startKinesis(t, KindKinesisLocal, func(addr string) *exec.Cmd {
+		_, port, _ := strings.Cut(addr, ":")
+		_, tlsPort, _ := strings.Cut(freeAddr(t), ":")
+		cmd := exec.Command("node", "-r", preload, filepath.Join(pkg, "main.js"))
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(),
+			"KINESIS_MOCK_PLAIN_PORT="+port,
+			"KINESIS_MOCK_TLS_PORT="+tlsPort,
+			"KINESIS_MOCK_CERT_PATH="+filepath.Join(pkg, "server.json"),
+			"AWS_REGION="+kinesisRegion,
+			"CREATE_STREAM_DURATION=50ms",
+			"DELETE_STREAM_DURATION=50ms",
+			"UPDATE_SHARD_COUNT_DURATION=50ms",
+			"SPLIT_SHARD_DURATION=50ms",
+			"MERGE_SHARDS_DURATION=50ms",
+			"SHARD_LIMIT=100",
+			"SHOULD_PERSIST_DATA=false",
+			"LOG_LEVEL=WARN",
+		)
+		return cmd
+	})
 }
 
 // StartKinesalite starts kinesalite from HYDRANT_NPM_DIR with an in-memory store and stops
@@ -225,9 +227,10 @@ const port = Number(process.argv[2]);
 kinesalite({createStreamMs: 50, updateStreamMs: 50, deleteStreamMs: 50, shardLimit: 100})
   .listen(port, '127.0.0.1', (err) => { if (err) { console.error(err); process.exit(1); } });
 `, pkg))
-	addr := freeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	k := startKinesis(t, KindKinesalite, addr, exec.Command("node", serve, port))
+	k := startKinesis(t, KindKinesalite, func(addr string) *exec.Cmd {
+		_, port, _ := strings.Cut(addr, ":")
+		return exec.Command("node", serve, port)
+	})
 	k.splitOnly = true
 	return k
 }
@@ -239,10 +242,29 @@ func writeFile(t testing.TB, path, content string) {
 	}
 }
 
-// startKinesis runs cmd with its output in a log file, waits until the server at addr
-// answers ListStreams, and kills it when the test ends.
-func startKinesis(t testing.TB, kind, addr string, cmd *exec.Cmd) *Kinesis {
+// startKinesis runs the command that cmd builds for a free loopback address, with its output in
+// a log file, waits until the server answers ListStreams, and kills it when the test ends. A
+// server that exits at once (another process took the port in between) is started again on
+// another port, three times at most.
+func startKinesis(t testing.TB, kind string, cmd func(addr string) *exec.Cmd) *Kinesis {
 	t.Helper()
+	var err error
+	for attempt := 1; ; attempt++ {
+		var k *Kinesis
+		k, err = tryKinesis(t, kind, freeAddr(t), cmd)
+		if err == nil {
+			return k
+		}
+		if attempt == 3 {
+			t.Fatalf("start %s: %v", kind, err)
+		}
+		t.Logf("start %s failed, trying another port: %v", kind, err)
+	}
+}
+
+func tryKinesis(t testing.TB, kind, addr string, build func(addr string) *exec.Cmd) (*Kinesis, error) {
+	t.Helper()
+	cmd := build(addr)
 	endpoint := "http://" + addr
 	k := &Kinesis{
 		Kind:     kind,
@@ -257,7 +279,7 @@ func startKinesis(t testing.TB, kind, addr string, cmd *exec.Cmd) *Kinesis {
 		logPath: filepath.Join(t.TempDir(), kind+".log"),
 	}
 	if err := k.start(cmd); err != nil {
-		t.Fatalf("start %s: %v\n%s", kind, err, k.logTail())
+		return nil, fmt.Errorf("%w\n%s", err, k.logTail())
 	}
 	t.Cleanup(func() {
 		k.stop()
@@ -265,7 +287,7 @@ func startKinesis(t testing.TB, kind, addr string, cmd *exec.Cmd) *Kinesis {
 			t.Logf("%s log (tail):\n%s", kind, k.logTail())
 		}
 	})
-	return k
+	return k, nil
 }
 
 func (k *Kinesis) start(cmd *exec.Cmd) error {

@@ -252,17 +252,7 @@ func TestClusterKillTheDeliveringNode(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	var missing, dup []string
-	for id := range acked {
-		if counts[id] == 0 {
-			missing = append(missing, id)
-		}
-	}
-	for id, n := range counts {
-		if n > 1 {
-			dup = append(dup, id)
-		}
-	}
+	missing, dup, _ := tally(counts, acked, false, nil)
 	if len(missing)+len(dup) > 0 {
 		t.Errorf("%d records acknowledged: %d missing from MinIO (%.5q), %d duplicated (%.5q)", len(acked), len(missing), missing, len(dup), dup)
 	}
@@ -380,17 +370,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	var missing, dup []string
-	for id := range acked {
-		if counts[id] == 0 {
-			missing = append(missing, id)
-		}
-	}
-	for id, n := range counts {
-		if n > 1 && !retried[id] {
-			dup = append(dup, id)
-		}
-	}
+	missing, dup, _ := tally(counts, acked, false, func(id string) bool { return retried[id] })
 	if len(missing)+len(dup) > 0 {
 		t.Errorf("%d records acknowledged: %d missing from MinIO (%.5q), %d stored twice without a failed attempt (%.5q)", len(acked), len(missing), missing, len(dup), dup)
 	}

@@ -132,20 +132,7 @@ func TestKafkaSourcePipeline(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	var missing, dup, extra []string
-	for id := range want {
-		if counts[id] == 0 {
-			missing = append(missing, id)
-		}
-	}
-	for id, n := range counts {
-		if n > 1 {
-			dup = append(dup, id)
-		}
-		if !want[id] {
-			extra = append(extra, id)
-		}
-	}
+	missing, dup, extra := tally(counts, want, true, nil)
 	if len(missing)+len(dup)+len(extra) > 0 {
 		t.Errorf("objects hold %d distinct records of %d: %d missing (%.5q), %d duplicated (%.5q), %d produced before the start (%.5q)\n%s",
 			len(counts), len(want), len(missing), missing, len(dup), dup, len(extra), extra, s.logTail())

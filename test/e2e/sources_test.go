@@ -152,20 +152,7 @@ func runKinesisPipeline(t *testing.T, srv testenv.KinesisServer) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	var missing, dup, extra []string
-	for id := range want {
-		if counts[id] == 0 {
-			missing = append(missing, id)
-		}
-	}
-	for id, n := range counts {
-		if n > 1 {
-			dup = append(dup, id)
-		}
-		if !want[id] {
-			extra = append(extra, id)
-		}
-	}
+	missing, dup, extra := tally(counts, want, true, nil)
 	if len(missing)+len(dup)+len(extra) > 0 {
 		t.Errorf("MinIO holds %d distinct records of %d: %d missing (%.5q), %d duplicated (%.5q), %d not put after the start (%.5q)\n%s",
 			len(counts), len(want), len(missing), missing, len(dup), dup, len(extra), extra, s.logTail())
@@ -268,4 +255,24 @@ func cloudWatchSum(t *testing.T, url, stream, metric string) float64 {
 		total += d.Sum
 	}
 	return total
+}
+
+// tally compares the records found (id → copies) with the ones that must be there once: it
+// returns the wanted ids missing, the ids found more than once (unless allowDup says a copy may
+// be repeated) and, when onlyWanted, the ids found that were not wanted.
+func tally(counts map[string]int, want map[string]bool, onlyWanted bool, allowDup func(string) bool) (missing, dup, extra []string) {
+	for id := range want {
+		if counts[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	for id, n := range counts {
+		if n > 1 && (allowDup == nil || !allowDup(id)) {
+			dup = append(dup, id)
+		}
+		if onlyWanted && !want[id] {
+			extra = append(extra, id)
+		}
+	}
+	return missing, dup, extra
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/hydrant-dev/hydrant/internal/source"
 )
 
 // ErrInvalidConfig reports a configuration that cannot work; the message names the field.
@@ -138,16 +140,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return source.Sleep(ctx, d) }
 
 // clientOpts returns the franz-go options that reach and authenticate to the cluster. It reads
 // the CA and password files.

@@ -97,16 +97,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return source.Sleep(ctx, d) }
 
 // StreamName returns the stream name of a Kinesis stream ARN (arn:aws:kinesis:region:account:stream/name).
 func StreamName(arn string) (string, error) {
