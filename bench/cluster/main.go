@@ -76,11 +76,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 	}
 
-	fs, err := fsyncRate(filepath.Join(ws.Tmp, "fsync-probe"), o.fsyncDuration)
+	fs, err := harness.FsyncRate(filepath.Join(ws.Tmp, "fsync-probe"), o.fsyncDuration)
 	if err != nil {
 		return fmt.Errorf("fsync rate: %w", err)
 	}
-	fmt.Fprintf(stdout, "disk: %.0f write(4 KiB)+fsync per second (%d in %v)\n", fs.rate(), fs.n, fs.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "disk: %.0f write(4 KiB)+fsync per second (%d in %v)\n", fs.Rate(), fs.N, fs.Elapsed.Round(time.Millisecond))
 
 	single, err := benchSingle(ctx, o, ws, stdout)
 	if err != nil {

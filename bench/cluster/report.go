@@ -9,7 +9,7 @@ import (
 )
 
 // render formats the results as a dated markdown section.
-func render(o options, info harness.SysInfo, fs fsyncResult, single, cluster []measured) string {
+func render(o options, info harness.SysInfo, fs harness.Fsyncs, single, cluster []measured) string {
 	var b strings.Builder
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
 	fmt.Fprintf(&b, "## %s — cluster ingest: 3 nodes (R3) on one machine against one node\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
@@ -18,7 +18,7 @@ func render(o options, info harness.SysInfo, fs fsyncResult, single, cluster []m
 	fmt.Fprintf(&b, "- method: %d clients, each its own aws-sdk-go-v2 client (SDK retries off, UNSIGNED-PAYLOAD), send PutRecordBatch of %d × %d B records for %v or %d records, whichever first; client g goes to node g mod nodes and stream (g + g div nodes) mod streams, so every stream takes puts on two or three nodes; *pinned*: stream g mod streams, so each stream takes puts on one node only. Streams: ExtendedS3 to the local object store, BufferingHints %d MB / %d s, UNCOMPRESSED, so the journal (synced appends) and its replication are what is measured. Single: one `hydrant serve` (no routes). Cluster: three `hydrant serve --node nK --cluster-listen … --routes …` on loopback, replicas 3 (every acknowledged put stored by 2 of 3, each synced). After each load every stream is flushed at once (POST /_hydrant/flush through a node other than the stream's first client's; forwarded to the owner) and the bytes in objects are summed over the nodes' data directories\n",
 		o.concurrency, o.records, o.recordBytes, o.duration, o.maxRecords, o.sizeMB, o.intervalS)
 	fmt.Fprintf(&b, "- **caveat:** the three nodes share these %s cores and one disk, so the cluster cannot be faster than one node here: each node stores every byte and two of them also receive it over a route. The ratios are the replication cost on one machine, not the scaling of a cluster of machines\n", info.NProc)
-	fmt.Fprintf(&b, "- disk, measured in the same run: %.0f write(4 KiB)+fsync per second (%d in %v)\n", fs.rate(), fs.n, fs.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "- disk, measured in the same run: %.0f write(4 KiB)+fsync per second (%d in %v)\n", fs.Rate(), fs.N, fs.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(&b, "- MB = 10^6 bytes of record data; CPU s/GB = CPU seconds (utime+stime of /proc/PID/stat) during the load per 10^9 acknowledged bytes\n\n")
 
 	fmt.Fprintf(&b, "| configuration | records/s | MB/s | p50 / p99 ms | calls ok / failed / partial | hydrant CPU s/GB per process | hydrant CPU s/GB, all | hydrant cores | client CPU s/GB | load end → all in objects | bytes in objects ÷ acknowledged |\n")

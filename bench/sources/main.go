@@ -110,11 +110,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	fmt.Fprintf(stdout, "baseline: write+fsync of 4 KiB for %v in %s ...\n", o.fsyncTime, ws.Tmp)
-	fs, err := fsyncRate(filepath.Join(ws.Tmp, "fsync"), o.fsyncTime)
+	fs, err := harness.FsyncRate(filepath.Join(ws.Tmp, "fsync"), o.fsyncTime)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  %.0f fsyncs/s (%d in %v)\n", fs.rate(), fs.n, fs.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "  %.0f fsyncs/s (%d in %v)\n", fs.Rate(), fs.N, fs.Elapsed.Round(time.Millisecond))
 
 	var results []result
 	var failed []string

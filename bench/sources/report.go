@@ -21,7 +21,7 @@ func kfakeVersion() string {
 	return "unknown"
 }
 
-func render(o options, fs fsyncResult, rs []result, si harness.SysInfo) string {
+func render(o options, fs harness.Fsyncs, rs []result, si harness.SysInfo) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s — source read throughput (one Kinesis shard, one Kafka partition)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- host: `nproc` %s, CPU %s, %s; the source servers, hydrant and the bare readers share the machine (kfake runs inside the benchmark process)\n", si.NProc, si.CPU, si.GoVersion)
@@ -42,7 +42,7 @@ func render(o options, fs fsyncResult, rs []result, si harness.SysInfo) string {
 		o.records, o.recordBytes, o.kafkaRecords, o.fillTime)
 	fmt.Fprintln(&b, "- MB = 10^6 bytes of record data. kinesis-local and moto have no per-shard limits: real Kinesis serves one shard at most 2 MB/s and 5 GetRecords/s per consumer (≈ 1,950 records/s of 1 KiB), kfake has none either")
 	fmt.Fprintf(&b, "- disk, measured in the same run: %.0f write(4 KiB)+fsync per second (%d in %v); every source append is one synced journal message\n\n",
-		fs.rate(), fs.n, fs.elapsed.Round(time.Millisecond))
+		fs.Rate(), fs.N, fs.Elapsed.Round(time.Millisecond))
 
 	fmt.Fprintln(&b, "| source | server | records filled (fill rate) | bare reader | Hydrant catch-up from launch | Hydrant ÷ bare | Hydrant ready / first records | journal messages (derived), per s | hydrant CPU | flush after catch-up |")
 	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|")
