@@ -14,7 +14,11 @@ for p in "${packages[@]}"; do
   [[ -f "$dir/node_modules/$p/package.json" ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  command -v npm >/dev/null || { echo "setup: npm is required to install ${missing[*]}" >&2; exit 1; }
+  if ! command -v npm >/dev/null; then
+    echo "setup: installing nodejs and npm (Debian) for ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
   echo "setup: installing ${missing[*]} into $dir"
   start=$SECONDS
   mkdir -p "$dir"

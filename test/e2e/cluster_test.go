@@ -233,25 +233,7 @@ func TestClusterKillTheDeliveringNode(t *testing.T) {
 	}
 
 	// Flush through any node (forwarded to the owner) until MinIO holds every acknowledged record.
-	deadline = time.Now().Add(90 * time.Second)
-	var counts map[string]int
-	for {
-		req, _ := http.NewRequest(http.MethodPost, survivor.URL+"/_hydrant/flush?stream=orders", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-		counts = kinesisLines(t, m.Objects(t, "lake"))
-		missing := 0
-		for id := range acked {
-			if counts[id] == 0 {
-				missing++
-			}
-		}
-		if missing == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	counts := flushUntilStored(t, survivor.URL, "orders", m, acked)
 	missing, dup, _ := tally(counts, acked, false, nil)
 	if len(missing)+len(dup) > 0 {
 		t.Errorf("%d records acknowledged: %d missing from MinIO (%.5q), %d duplicated (%.5q)", len(acked), len(missing), missing, len(dup), dup)
@@ -351,28 +333,28 @@ func TestClusterRollingRestart(t *testing.T) {
 		t.Errorf("%d batches were refused by every node 30 times", gaveUp)
 	}
 
-	deadline := time.Now().Add(90 * time.Second)
-	var counts map[string]int
-	for {
-		req, _ := http.NewRequest(http.MethodPost, nodes[1].URL+"/_hydrant/flush?stream=roll", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-		counts = kinesisLines(t, m.Objects(t, "lake"))
-		missing := 0
-		for id := range acked {
-			if counts[id] == 0 {
-				missing++
-			}
-		}
-		if missing == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	counts := flushUntilStored(t, nodes[1].URL, "roll", m, acked)
 	missing, dup, _ := tally(counts, acked, false, func(id string) bool { return retried[id] })
 	if len(missing)+len(dup) > 0 {
 		t.Errorf("%d records acknowledged: %d missing from MinIO (%.5q), %d stored twice without a failed attempt (%.5q)", len(acked), len(missing), missing, len(dup), dup)
 	}
 	t.Logf("rolling restart: %d records acknowledged, %d calls failed and were retried on another node", len(acked), failedCalls)
+}
+
+// flushUntilStored flushes stream through the node at url (forwarded to its owner) until MinIO's
+// bucket lake holds every wanted record or 90 s pass, and returns the records found.
+func flushUntilStored(t *testing.T, url, stream string, m *testenv.MinIO, want map[string]bool) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodPost, url+"/_hydrant/flush?stream="+stream, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		counts := kinesisLines(t, m.Objects(t, "lake"))
+		if missing, _, _ := tally(counts, want, false, nil); len(missing) == 0 || time.Now().After(deadline) {
+			return counts
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
