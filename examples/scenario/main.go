@@ -1,40 +1,60 @@
 // Command scenario is the AWS SDK "Firehose scenario" written with pkg/producer: it
-// generates 2,550 mock web-traffic records (JSON lines), sends the first ones one by one
-// with PutRecord and the rest with PutRecordBatch in chunks within the 500-record and
-// 4 MiB limits, both with exponential back-off and full jitter, logs every outcome with
-// log/slog, and then checks the stream's IncomingRecords and IncomingBytes metrics
-// through the CloudWatch GetMetricStatistics API.
+// sends mock web-traffic records (JSON lines from the generator of `hydrant mock-data`,
+// or the lines of a file given with -file), the first ones one by one with PutRecord and
+// the rest with PutRecordBatch in batches of -batch-size records (split further within
+// the 4 MiB limit), both with exponential back-off and full jitter. It logs every outcome
+// with log/slog (-log-level debug adds each failed record's error message at every
+// attempt), and then checks through the CloudWatch client of the AWS SDK that the
+// stream's IncomingRecords and IncomingBytes sums grew by at least what was acknowledged.
+//
+// The metric check reads the sums before sending and polls them after, for up to
+// -metrics-wait (default 10m: on AWS metrics arrive minutes late; Hydrant answers at
+// once), so that runs before this one, or alongside it, do not make it fail; it reports
+// the growth it saw.
 //
 // Against Hydrant (the default, -endpoint-url http://127.0.0.1:4573) it creates the stream
 // if it is missing. With -endpoint-url "" it talks to AWS with the default configuration
-// chain; the stream must exist, and CloudWatch metrics there take minutes to appear, so
-// raise -metrics-wait.
+// chain; the stream must exist.
 package main
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
+	"github.com/hydrant-dev/hydrant/internal/mockdata"
 	"github.com/hydrant-dev/hydrant/pkg/producer"
+)
+
+// Defaults of Options.
+const (
+	DefaultRecords     = 2550
+	DefaultSingle      = 50
+	DefaultBatchSize   = producer.MaxBatchRecords
+	DefaultMetricsWait = 10 * time.Minute
+	DefaultMetricsPoll = 10 * time.Second
+)
+
+var (
+	// ErrInvalidOptions wraps the errors of Options.Validate.
+	ErrInvalidOptions = errors.New("invalid options")
+	// ErrNotDelivered is returned when some records were not acknowledged.
+	ErrNotDelivered = errors.New("records not delivered")
+	// ErrMetricsIncomplete is returned when the metric sums did not grow by what was
+	// acknowledged within Options.MetricsWait.
+	ErrMetricsIncomplete = errors.New("metrics incomplete")
 )
 
 // Options are the scenario's parameters.
@@ -43,15 +63,46 @@ type Options struct {
 	EndpointURL string
 	// Stream is the delivery stream; Region the AWS region.
 	Stream, Region string
-	// Records is how many records to send, Single how many of them with PutRecord.
-	Records, Single int
-	// MetricsWait is how long to poll CloudWatch for the expected sums.
-	MetricsWait time.Duration
+	// File is a file of records, one a line (such as `hydrant mock-data` writes); empty
+	// generates Records records with Seed, ending at End (zero: now).
+	File    string
+	Records int
+	Seed    uint64
+	End     time.Time
+	// Single is how many of the records to send with PutRecord.
+	Single int
+	// BatchSize is the most records per PutRecordBatch call (1 to 500).
+	BatchSize int
+	// MetricsWait bounds the polling of CloudWatch for the metric sums (0: read once);
+	// MetricsPoll is the pause between reads.
+	MetricsWait, MetricsPoll time.Duration
 	// Retry configures the producer's retries.
 	Retry producer.Config
 }
 
-// Summary is what the scenario sent and what CloudWatch reported.
+// Validate reports fields out of their bounds.
+func (o Options) Validate() error {
+	switch {
+	case o.Stream == "":
+		return fmt.Errorf("%w: empty stream name", ErrInvalidOptions)
+	case o.File == "" && o.Records < 0:
+		return fmt.Errorf("%w: records %d must not be negative", ErrInvalidOptions, o.Records)
+	case o.Single < 0:
+		return fmt.Errorf("%w: single %d must not be negative", ErrInvalidOptions, o.Single)
+	case o.BatchSize < 1 || o.BatchSize > producer.MaxBatchRecords:
+		return fmt.Errorf("%w: batch size %d must be between 1 and %d", ErrInvalidOptions, o.BatchSize, producer.MaxBatchRecords)
+	case o.MetricsWait < 0:
+		return fmt.Errorf("%w: metrics wait %v must not be negative", ErrInvalidOptions, o.MetricsWait)
+	case o.MetricsPoll <= 0:
+		return fmt.Errorf("%w: metrics poll %v must be positive", ErrInvalidOptions, o.MetricsPoll)
+	}
+	if err := o.Retry.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	return nil
+}
+
+// Summary is what the scenario sent and how much the stream's metrics grew meanwhile.
 type Summary struct {
 	Sent, Failed               int
 	SentBytes                  int
@@ -60,20 +111,28 @@ type Summary struct {
 }
 
 func main() {
-	var o Options
+	var (
+		o     Options
+		level slog.Level
+	)
 	flag.StringVar(&o.EndpointURL, "endpoint-url", "http://127.0.0.1:4573", "Firehose and CloudWatch endpoint; empty for AWS")
 	flag.StringVar(&o.Stream, "stream", "hydrant-scenario", "delivery stream name")
 	flag.StringVar(&o.Region, "region", "us-east-1", "AWS region")
-	flag.IntVar(&o.Records, "records", 2550, "records to send")
-	flag.IntVar(&o.Single, "single", 50, "how many of the records to send with PutRecord")
-	flag.DurationVar(&o.MetricsWait, "metrics-wait", 10*time.Second, "how long to poll the metrics for the expected sums")
+	flag.StringVar(&o.File, "file", "", "file of records to send, one a line (hydrant mock-data > FILE); empty generates -records records")
+	flag.IntVar(&o.Records, "records", DefaultRecords, "records to generate when there is no -file")
+	flag.Uint64Var(&o.Seed, "seed", 1, "seed of the generated records")
+	flag.IntVar(&o.Single, "single", DefaultSingle, "how many of the records to send with PutRecord")
+	flag.IntVar(&o.BatchSize, "batch-size", DefaultBatchSize, "most records per PutRecordBatch call (1-500)")
+	flag.DurationVar(&o.MetricsWait, "metrics-wait", DefaultMetricsWait, "how long to poll CloudWatch for the metric sums (AWS publishes them minutes late)")
+	flag.DurationVar(&o.MetricsPoll, "metrics-poll", DefaultMetricsPoll, "pause between reads of the metrics")
 	flag.IntVar(&o.Retry.MaxTrials, "max-trials", 5, "attempts per record")
+	flag.TextVar(&level, "log-level", slog.LevelInfo, "lowest level logged: debug, info, warn or error")
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	o.Retry.Logger = log
 	sum, err := Run(context.Background(), o, log)
 	if err != nil {
-		log.Error("scenario failed", "err", err)
+		log.Error("scenario failed", "stream", o.Stream, "err", err)
 		os.Exit(1)
 	}
 	log.Info("scenario done", "stream", o.Stream, "sent", sum.Sent, "bytes", sum.SentBytes, "failed", sum.Failed,
@@ -82,7 +141,9 @@ func main() {
 
 // Run runs the scenario.
 func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
-	start := time.Now()
+	if err := o.Validate(); err != nil {
+		return Summary{}, err
+	}
 	awsCfg, err := loadConfig(ctx, o)
 	if err != nil {
 		return Summary{}, err
@@ -92,20 +153,53 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 			fo.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 	})
+	cw := cloudwatch.NewFromConfig(awsCfg, func(co *cloudwatch.Options) {
+		if o.EndpointURL != "" {
+			co.BaseEndpoint = aws.String(o.EndpointURL)
+		}
+	})
 	if o.EndpointURL != "" {
 		if err := ensureStream(ctx, client, o.Stream, log); err != nil {
 			return Summary{}, err
 		}
 	}
-	records := MockRecords(o.Records, 1)
-	single := min(o.Single, len(records))
-	var sum Summary
+	records, err := loadRecords(o)
+	if err != nil {
+		return Summary{}, err
+	}
+	m := metricCheck{cw: cw, stream: o.Stream, from: time.Now().Truncate(time.Minute), log: log}
+	before, err := m.read(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	log.Info("metrics before", "stream", o.Stream, "incoming_records", before.records, "incoming_bytes", before.bytes)
 
-	// PutRecord, one by one.
-	for _, r := range records[:single] {
+	sum, err := send(ctx, client, o, records, log)
+	if err != nil {
+		return sum, err
+	}
+	sum.MetricRecords, sum.MetricBytes, err = m.await(ctx, before, sum, o.MetricsWait, o.MetricsPoll)
+	if err != nil {
+		return sum, err
+	}
+	if sum.Failed > 0 {
+		return sum, fmt.Errorf("stream %s: %d %w", o.Stream, sum.Failed, ErrNotDelivered)
+	}
+	return sum, nil
+}
+
+// send sends the first o.Single records with PutRecord and the rest with PutRecordBatch
+// in batches of o.BatchSize.
+func send(ctx context.Context, client producer.Client, o Options, records [][]byte, log *slog.Logger) (Summary, error) {
+	var sum Summary
+	single := min(o.Single, len(records))
+	for i, r := range records[:single] {
 		if _, err := producer.PutRecord(ctx, client, o.Stream, r, o.Retry); err != nil {
+			if ctx.Err() != nil {
+				return sum, err
+			}
 			sum.Failed++
-			log.Error("record not delivered", "stream", o.Stream, "err", err)
+			log.Error("record not delivered", "stream", o.Stream, "index", i, "err", err)
 			continue
 		}
 		sum.Sent++
@@ -113,64 +207,59 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 	}
 	log.Info("put records done", "stream", o.Stream, "records", single, "failed", sum.Failed)
 
-	// PutRecordBatch, chunked within the limits.
 	rest := records[single:]
-	chunks, _ := producer.Chunks(rest)
-	log.Info("put record batches", "stream", o.Stream, "records", len(rest), "chunks", len(chunks))
-	res, err := producer.PutRecordBatch(ctx, client, o.Stream, rest, o.Retry)
-	if err != nil {
-		return sum, err
-	}
-	failed := map[int]bool{}
-	for _, f := range res.Failed {
-		failed[f.Index] = true
-		log.Error("record not delivered", "stream", o.Stream, "index", single+f.Index, "code", f.ErrorCode, "err", f.ErrorMessage, "attempt", f.Attempts)
-	}
-	for i, r := range rest {
-		if !failed[i] {
-			sum.SentBytes += len(r)
-		}
-	}
-	sum.Sent += res.Sent
-	sum.Failed += len(res.Failed)
-	sum.Retried = res.Retried
-	log.Info("put record batches done", "stream", o.Stream, "records", len(rest), "failed", len(res.Failed), "retried", res.Retried)
-
-	// CloudWatch: IncomingRecords and IncomingBytes must add up to what was acknowledged.
-	cw := cloudWatch{endpoint: o.EndpointURL, region: o.Region, creds: awsCfg.Credentials, http: http.DefaultClient}
-	if cw.endpoint == "" {
-		cw.endpoint = "https://monitoring." + o.Region + ".amazonaws.com"
-	}
-	from := start.Add(-time.Minute).Truncate(time.Minute)
-	deadline := time.Now().Add(o.MetricsWait)
-	for {
-		to := time.Now().Add(time.Minute).Truncate(time.Minute)
-		sum.MetricRecords, err = cw.sum(ctx, o.Stream, "IncomingRecords", from, to)
-		if err == nil {
-			sum.MetricBytes, err = cw.sum(ctx, o.Stream, "IncomingBytes", from, to)
-		}
+	batches := (len(rest) + o.BatchSize - 1) / o.BatchSize
+	log.Info("put record batches", "stream", o.Stream, "records", len(rest), "batch_size", o.BatchSize, "batches", batches)
+	failedBefore := sum.Failed
+	for start := 0; start < len(rest); start += o.BatchSize {
+		batch := rest[start:min(start+o.BatchSize, len(rest))]
+		res, err := producer.PutRecordBatch(ctx, client, o.Stream, batch, o.Retry)
+		sum.Retried += res.Retried
 		if err != nil {
-			return sum, fmt.Errorf("get metric statistics: %w", err)
+			return sum, err
 		}
-		log.Info("metrics", "stream", o.Stream, "incoming_records", sum.MetricRecords, "incoming_bytes", sum.MetricBytes,
-			"want_records", sum.Sent, "want_bytes", sum.SentBytes)
-		if sum.MetricRecords == float64(sum.Sent) && sum.MetricBytes == float64(sum.SentBytes) {
-			break
+		failed := make(map[int]bool, len(res.Failed))
+		for _, f := range res.Failed {
+			failed[f.Index] = true
+			log.Error("record not delivered", "stream", o.Stream, "index", single+start+f.Index, "code", f.ErrorCode, "err", f.ErrorMessage, "attempt", f.Attempts)
 		}
-		if time.Now().After(deadline) {
-			return sum, fmt.Errorf("metrics: IncomingRecords %v, IncomingBytes %v; want %d, %d",
-				sum.MetricRecords, sum.MetricBytes, sum.Sent, sum.SentBytes)
+		for i, r := range batch {
+			if !failed[i] {
+				sum.SentBytes += len(r)
+			}
 		}
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return sum, ctx.Err()
-		}
+		sum.Sent += res.Sent
+		sum.Failed += len(res.Failed)
 	}
-	if sum.Failed > 0 {
-		return sum, fmt.Errorf("%d records not delivered", sum.Failed)
-	}
+	log.Info("put record batches done", "stream", o.Stream, "records", len(rest), "failed", sum.Failed-failedBefore, "retried", sum.Retried)
 	return sum, nil
+}
+
+// loadRecords returns the lines of o.File, each with its "\n" and blank lines left out,
+// or o.Records generated records.
+func loadRecords(o Options) ([][]byte, error) {
+	if o.File == "" {
+		end := o.End
+		if end.IsZero() {
+			end = time.Now()
+		}
+		return mockdata.Records(o.Seed, o.Records, end)
+	}
+	b, err := os.ReadFile(o.File)
+	if err != nil {
+		return nil, fmt.Errorf("read records: %w", err)
+	}
+	var out [][]byte
+	for line := range bytes.Lines(b) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			line = append(line[:len(line):len(line)], '\n')
+		}
+		out = append(out, line)
+	}
+	return out, nil
 }
 
 func loadConfig(ctx context.Context, o Options) (aws.Config, error) {
@@ -201,16 +290,16 @@ func ensureStream(ctx context.Context, c *firehose.Client, stream string, log *s
 			},
 		})
 		if err != nil {
-			return fmt.Errorf("create delivery stream: %w", err)
+			return fmt.Errorf("create delivery stream %s: %w", stream, err)
 		}
 		log.Info("delivery stream created", "stream", stream)
 	case err != nil:
-		return fmt.Errorf("describe delivery stream: %w", err)
+		return fmt.Errorf("describe delivery stream %s: %w", stream, err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		out, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(stream)})
 		if err != nil {
-			return fmt.Errorf("describe delivery stream: %w", err)
+			return fmt.Errorf("describe delivery stream %s: %w", stream, err)
 		}
 		status := out.DeliveryStreamDescription.DeliveryStreamStatus
 		if status == types.DeliveryStreamStatusActive {
@@ -227,113 +316,86 @@ func ensureStream(ctx context.Context, c *firehose.Client, stream string, log *s
 	}
 }
 
-// cloudWatch calls GetMetricStatistics with the AWS JSON 1.0 protocol, signed with
-// SigV4 for the service "monitoring".
-type cloudWatch struct {
-	endpoint, region string
-	creds            aws.CredentialsProvider
-	http             *http.Client
+// metricsAPI is the part of *cloudwatch.Client the metric check uses.
+type metricsAPI interface {
+	GetMetricStatistics(ctx context.Context, in *cloudwatch.GetMetricStatisticsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricStatisticsOutput, error)
 }
 
-type datapoint struct {
-	Sum float64 `json:"Sum"`
+var _ metricsAPI = (*cloudwatch.Client)(nil)
+
+// sums are the IncomingRecords and IncomingBytes sums of a stream.
+type sums struct{ records, bytes float64 }
+
+// metricCheck reads a stream's sums over the minutes from its start to now.
+type metricCheck struct {
+	cw     metricsAPI
+	stream string
+	from   time.Time
+	log    *slog.Logger
 }
 
-// sum returns the Sum of metric of stream over [from, to).
-func (c cloudWatch) sum(ctx context.Context, stream, metric string, from, to time.Time) (float64, error) {
-	body, err := json.Marshal(map[string]any{
-		"Namespace":  "AWS/Firehose",
-		"MetricName": metric,
-		"Dimensions": []map[string]string{{"Name": "DeliveryStreamName", "Value": stream}},
-		"StartTime":  from.Unix(),
-		"EndTime":    to.Unix(),
-		"Period":     int(to.Sub(from) / time.Second),
-		"Statistics": []string{"Sum"},
+// read returns the sums from m.from to the end of the current minute.
+func (m metricCheck) read(ctx context.Context) (sums, error) {
+	to := time.Now().Add(time.Minute).Truncate(time.Minute)
+	r, err := m.sum(ctx, "IncomingRecords", to)
+	if err != nil {
+		return sums{}, err
+	}
+	b, err := m.sum(ctx, "IncomingBytes", to)
+	if err != nil {
+		return sums{}, err
+	}
+	return sums{records: r, bytes: b}, nil
+}
+
+// await polls the sums until they have grown from before by at least what sum
+// acknowledged, for up to wait, and returns their growth.
+func (m metricCheck) await(ctx context.Context, before sums, sum Summary, wait, poll time.Duration) (records, bytes float64, err error) {
+	deadline := time.Now().Add(wait)
+	for attempt := 1; ; attempt++ {
+		now, err := m.read(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		records, bytes = now.records-before.records, now.bytes-before.bytes
+		m.log.Info("metrics", "stream", m.stream, "attempt", attempt, "incoming_records", records, "incoming_bytes", bytes,
+			"want_records", sum.Sent, "want_bytes", sum.SentBytes)
+		if records >= float64(sum.Sent) && bytes >= float64(sum.SentBytes) {
+			if records > float64(sum.Sent) || bytes > float64(sum.SentBytes) {
+				m.log.Warn("metrics count other puts too", "stream", m.stream, "incoming_records", records, "incoming_bytes", bytes,
+					"want_records", sum.Sent, "want_bytes", sum.SentBytes)
+			}
+			return records, bytes, nil
+		}
+		if !time.Now().Add(poll).Before(deadline) {
+			return records, bytes, fmt.Errorf("stream %s: %w after %v: IncomingRecords grew by %v and IncomingBytes by %v; want %d and %d",
+				m.stream, ErrMetricsIncomplete, wait, records, bytes, sum.Sent, sum.SentBytes)
+		}
+		select {
+		case <-time.After(poll):
+		case <-ctx.Done():
+			return records, bytes, ctx.Err()
+		}
+	}
+}
+
+// sum returns the Sum of metric of the stream over [m.from, to), in one-minute periods.
+func (m metricCheck) sum(ctx context.Context, metric string, to time.Time) (float64, error) {
+	out, err := m.cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+		Namespace:  aws.String("AWS/Firehose"),
+		MetricName: aws.String(metric),
+		Dimensions: []cwtypes.Dimension{{Name: aws.String("DeliveryStreamName"), Value: aws.String(m.stream)}},
+		StartTime:  aws.Time(m.from),
+		EndTime:    aws.Time(to),
+		Period:     aws.Int32(60),
+		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
 	})
 	if err != nil {
-		return 0, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.endpoint, "/")+"/", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", "GraniteServiceVersion20100801.GetMetricStatistics")
-	creds, err := c.creds.Retrieve(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("retrieve credentials: %w", err)
-	}
-	h := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(h[:]), "monitoring", c.region, time.Now()); err != nil {
-		return 0, fmt.Errorf("sign: %w", err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%s: %s", resp.Status, b)
-	}
-	var out struct{ Datapoints []datapoint }
-	if err := json.Unmarshal(b, &out); err != nil {
-		return 0, fmt.Errorf("decode response: %w", err)
+		return 0, fmt.Errorf("get metric statistics %s of %s: %w", metric, m.stream, err)
 	}
 	total := 0.0
 	for _, d := range out.Datapoints {
-		total += d.Sum
+		total += aws.ToFloat64(d.Sum)
 	}
 	return total, nil
-}
-
-// MockRecords returns n mock web-traffic records as JSON lines, the same for the same
-// seed.
-func MockRecords(n int, seed uint64) [][]byte {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	methods := []string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
-	paths := []string{"/", "/index.html", "/products", "/products/42", "/cart", "/checkout", "/api/v1/orders", "/login", "/search?q=shoes"}
-	statuses := []int{200, 200, 200, 200, 201, 301, 304, 400, 404, 500, 503}
-	referrers := []string{"-", "https://www.google.com/", "https://www.bing.com/", "https://example.com/blog", "https://t.co/x"}
-	agents := []string{
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-		"curl/8.8.0",
-	}
-	base := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
-	out := make([][]byte, n)
-	var buf bytes.Buffer
-	for i := range out {
-		rec := struct {
-			IP        string `json:"ip"`
-			Timestamp string `json:"timestamp"`
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Status    int    `json:"status"`
-			Bytes     int    `json:"bytes"`
-			Referrer  string `json:"referrer"`
-			UserAgent string `json:"user_agent"`
-			Session   string `json:"session"`
-		}{
-			IP:        fmt.Sprintf("%d.%d.%d.%d", 1+rng.IntN(223), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254)),
-			Timestamp: base.Add(time.Duration(i)*time.Second + time.Duration(rng.IntN(1000))*time.Millisecond).Format(time.RFC3339Nano),
-			Method:    methods[rng.IntN(len(methods))],
-			Path:      paths[rng.IntN(len(paths))],
-			Status:    statuses[rng.IntN(len(statuses))],
-			Bytes:     200 + rng.IntN(50_000),
-			Referrer:  referrers[rng.IntN(len(referrers))],
-			UserAgent: agents[rng.IntN(len(agents))],
-			Session:   fmt.Sprintf("%016x", rng.Uint64()),
-		}
-		buf.Reset()
-		if err := json.NewEncoder(&buf).Encode(rec); err != nil { // ends with '\n'
-			panic(err) // cannot fail for this struct
-		}
-		out[i] = bytes.Clone(buf.Bytes())
-	}
-	return out
 }

@@ -227,6 +227,7 @@ func (s *sender) send(ctx context.Context, recs []rec, deadline time.Time, res *
 		} else {
 			sent := 0
 			permanent := 0
+			debug := s.log.Enabled(ctx, slog.LevelDebug)
 			for i, e := range out.RequestResponses {
 				p := todo[i]
 				if e.ErrorCode == nil {
@@ -234,6 +235,9 @@ func (s *sender) send(ctx context.Context, recs []rec, deadline time.Time, res *
 					continue
 				}
 				p.code, p.msg = aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage)
+				if debug {
+					s.log.Debug("record failed", "index", p.index, "attempt", round, "code", p.code, "err", p.msg)
+				}
 				if !retryableCode(p.code) {
 					res.Failed = append(res.Failed, FailedRecord{Index: p.index, Data: p.data, ErrorCode: p.code, ErrorMessage: p.msg, Attempts: p.attempts})
 					permanent++

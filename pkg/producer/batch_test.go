@@ -119,28 +119,46 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// TestPutRecordBatchLogs checks the log of a batch whose records fail but the first of
+// each call: at Info one record per call and outcome, at Debug also each failed record's
+// error message at every attempt.
 func TestPutRecordBatchLogs(t *testing.T) {
-	f := &fakeClient{batch: func(n int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
-		return okOutput(len(recs), func(i int) string {
-			if i >= 1 {
-				return "ServiceUnavailableException"
-			}
-			return ""
-		}), nil
-	}}
-	var logs bytes.Buffer
-	cfg := Config{MaxTrials: 2, Clock: newFakeClock(), Rand: fixedRand(0.5),
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: dropTime}))}
-	if _, err := PutRecordBatch(context.Background(), f, "s", numbered(3), cfg); err != nil {
-		t.Fatal(err)
-	}
-	want := `level=WARN msg="put record batch" stream=s records=3 failed=2 attempt=1
+	const info = `level=WARN msg="put record batch" stream=s records=3 failed=2 attempt=1
 level=INFO msg="put record batch retry" stream=s records=2 attempt=2 delay=50ms
 level=WARN msg="put record batch" stream=s records=2 failed=1 attempt=2
 level=ERROR msg="put record batch failed" stream=s records=3 failed=1 attempt=2 code=ServiceUnavailableException reason=MaxTrials
 `
-	if diff := cmp.Diff(want, logs.String()); diff != "" {
-		t.Errorf("logs (-want +got):\n%s", diff)
+	const debug = `level=DEBUG msg="record failed" stream=s index=1 attempt=1 code=ServiceUnavailableException err="Slow down."
+level=DEBUG msg="record failed" stream=s index=2 attempt=1 code=ServiceUnavailableException err="Slow down."
+level=WARN msg="put record batch" stream=s records=3 failed=2 attempt=1
+level=INFO msg="put record batch retry" stream=s records=2 attempt=2 delay=50ms
+level=DEBUG msg="record failed" stream=s index=2 attempt=2 code=ServiceUnavailableException err="Slow down."
+level=WARN msg="put record batch" stream=s records=2 failed=1 attempt=2
+level=ERROR msg="put record batch failed" stream=s records=3 failed=1 attempt=2 code=ServiceUnavailableException reason=MaxTrials
+`
+	for _, tt := range []struct {
+		level slog.Level
+		want  string
+	}{{slog.LevelInfo, info}, {slog.LevelDebug, debug}} {
+		t.Run(tt.level.String(), func(t *testing.T) {
+			f := &fakeClient{batch: func(n int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
+				return okOutput(len(recs), func(i int) string {
+					if i >= 1 {
+						return "ServiceUnavailableException"
+					}
+					return ""
+				}), nil
+			}}
+			var logs bytes.Buffer
+			cfg := Config{MaxTrials: 2, Clock: newFakeClock(), Rand: fixedRand(0.5),
+				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tt.level, ReplaceAttr: dropTime}))}
+			if _, err := PutRecordBatch(context.Background(), f, "s", numbered(3), cfg); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, logs.String()); diff != "" {
+				t.Errorf("logs (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
