@@ -80,7 +80,8 @@ type object struct {
 	gen int
 	key string
 	buf *buffer
-	mem int // the memory the object holds, as counted in unwrittenMem
+	mem int  // the memory the object holds, as counted in unwrittenMem
+	pin *pin // the recovered batch it sends again, for an endpoint batch
 }
 
 // flushReq is a Flush waiting for every message up to upTo to be settled.
@@ -115,6 +116,7 @@ type (
 		slot   int
 		o      intentObject
 		exists bool
+		stale  bool // every message it holds is below its leg's settled mark
 	}
 	intentsSaved struct {
 		slots []int
@@ -131,6 +133,7 @@ type (
 		stored    int
 		err       error
 		permanent bool
+		attempts  int // of an endpoint batch
 	}
 )
 
@@ -150,6 +153,7 @@ type actor struct {
 	st    journal.State     // the stored state (its revision)
 	sv    map[string]uint64 // the marks last saved
 	nonce uint64
+	pins  map[string]*pin // recovered endpoint batches by request id (endpoint.go)
 
 	readGen   int
 	rcancel   context.CancelFunc
@@ -355,6 +359,7 @@ func (a *actor) reset() {
 	a.unwritten, a.unwrittenMem = 0, 0
 	a.savingState, a.stateDirty = false, false
 	a.led, a.legs, a.ready = nil, nil, false
+	a.pins = map[string]*pin{}
 	a.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	if a.mem != nil {
 		a.mem.Close()
@@ -413,7 +418,11 @@ func (a *actor) buildLegs(spec Spec) {
 	a.legs = a.legs[:0]
 	for _, ls := range spec.Legs {
 		lr := &legRun{LegSpec: ls, b: newBatcher(ls.SizeBytes, ls.Interval, ls.MaxBufferedBytes)}
-		if ls.Compression == compress.Gzip {
+		if ls.MaxRecords > 0 {
+			lr.b.maxRecs = ls.MaxRecords
+		}
+		// An endpoint batch is sent record by record: its buffer keeps them uncompressed.
+		if ls.Compression == compress.Gzip && ls.Endpoint == nil {
 			lr.b.compressWhileFilling(a.kits)
 		}
 		if p, ok := ls.Processor.(interface {
@@ -453,6 +462,14 @@ func (a *actor) apply(ctx context.Context, spec Spec) {
 	for _, o := range slices.Concat(a.sealed, a.queue, a.savingObjs) {
 		a.led.Drop(o.id)
 		a.uncount(o)
+		if o.pin != nil {
+			o.pin.sealed = false // its records are read again into its buffer
+		}
+	}
+	for key, p := range a.pins {
+		if !slices.ContainsFunc(spec.Legs, func(l LegSpec) bool { return l.Name == p.leg && l.Endpoint != nil }) {
+			delete(a.pins, key) // the leg no longer sends batches: its records go the new way
+		}
 	}
 	a.sealed, a.queue, a.savingObjs = nil, nil, nil
 	a.procWait = map[uint64]procResult{}
@@ -678,20 +695,28 @@ func (a *actor) onMessage(ctx context.Context, b journal.Batch) error {
 			p = lr.b.open("", false, prefix.Values{})
 			lr.b.addEmpty(p, b.Seq, b.Arrival, now)
 		}
+		pins := a.pinsOf(lr.Name, b.Seq)
+		asWhole := skip == nil && len(pins) == 0 // a message split between buffers lists its records
 		n := 0
 		for i, r := range b.Records {
 			id := identity(i, "")
 			if skip[id] {
 				continue
 			}
+			if pn := pinFor(pins, b.Seq, id); pn != nil {
+				lr.b.add(a.pinBuffer(lr, pn), b.Seq, false, id, r, b.ArrivalAt(i), now)
+				n++
+				continue
+			}
 			if p == nil {
 				p = lr.b.open("", false, prefix.Values{})
 			}
-			lr.b.add(p, b.Seq, skip == nil, id, r, b.ArrivalAt(i), now)
+			lr.b.add(p, b.Seq, asWhole, id, r, b.ArrivalAt(i), now)
 			n++
 		}
 		a.led.Hold(lr.Name, b.Seq, n)
 		a.led.Routed(lr.Name, b.Seq)
+		a.sealPins(lr, b.Seq)
 		a.checkFull(lr, p, b.Pending == 0)
 	}
 	a.submitReady(ctx, b.Pending == 0)
@@ -709,7 +734,9 @@ func (a *actor) checkFull(lr *legRun, p *buffer, caughtUp bool) {
 	}
 	if lr.Interval == 0 && caughtUp {
 		for _, q := range lr.b.sorted() {
-			a.seal(lr, q)
+			if q.key == "" {
+				a.seal(lr, q)
+			}
 		}
 	}
 }
@@ -809,7 +836,12 @@ func (a *actor) route(r procResult) {
 				kind: "partitioning", code: codePartitionLimit, message: msg, arrival: o.arrival, at: now})
 			continue
 		}
-		p := lr.b.open(o.part, false, o.values)
+		var p *buffer
+		if pn := pinFor(a.pinsOf(lr.Name, o.seq), o.seq, o.ident); pn != nil {
+			p = a.pinBuffer(lr, pn)
+		} else {
+			p = lr.b.open(o.part, false, o.values)
+		}
 		lr.b.add(p, o.seq, false, o.ident, o.data, o.arrival, now)
 		held[o.seq]++
 		touched = append(touched, p)
@@ -825,6 +857,9 @@ func (a *actor) route(r procResult) {
 	for _, m := range r.job.msgs {
 		a.led.Hold(lr.Name, m.b.Seq, held[m.b.Seq])
 		a.led.Routed(lr.Name, m.b.Seq)
+	}
+	if n := len(r.job.msgs); n > 0 {
+		a.sealPins(lr, r.job.msgs[n-1].b.Seq)
 	}
 	seen := map[*buffer]bool{}
 	for _, p := range touched {
@@ -860,12 +895,12 @@ func (a *actor) seal(lr *legRun, p *buffer) {
 		}
 	}
 	key, err := a.key(lr, p)
-	id := a.led.Seal(lr.Name, lr.Bucket, key, p.runs)
-	o := &object{id: id, leg: lr, gen: a.gen, key: key, buf: p, mem: p.held()}
+	id := a.led.Seal(lr.Name, objectBucket(&lr.LegSpec, p), key, p.runs)
+	o := &object{id: id, leg: lr, gen: a.gen, key: key, buf: p, mem: p.held(), pin: a.pins[p.key]}
 	a.unwritten += p.size()
 	a.unwrittenMem += o.mem
 	if err != nil {
-		a.failObject(o, "InvalidObject", fmt.Errorf("build object key: %w", err))
+		a.failObject(o, "InvalidObject", fmt.Errorf("build object key: %w", err), 1)
 		return
 	}
 	a.sealed = append(a.sealed, o)
@@ -875,6 +910,12 @@ func (a *actor) seal(lr *legRun, p *buffer) {
 // <prefix><stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><extension>, with the prefix and time
 // evaluated at the arrival of the buffer's oldest record.
 func (a *actor) key(lr *legRun, p *buffer) (string, error) {
+	if endpointBatch(&lr.LegSpec, p) { // a batch's key is its request id
+		if p.key != "" {
+			return p.key, nil
+		}
+		return uuid.NewString(), nil
+	}
 	expr := lr.Prefix
 	if p.errorOut {
 		expr = lr.ErrorPrefix
@@ -898,8 +939,16 @@ func (a *actor) key(lr *legRun, p *buffer) (string, error) {
 // failObject handles an object that can never be written: its records go to the error output
 // of the leg of the same name in the current spec, or, when the object is an error output or
 // there is no error output, are dropped and counted.
-func (a *actor) failObject(o *object, code string, cause error) {
+func (a *actor) failObject(o *object, code string, cause error, attempts int) {
 	p := o.buf
+	if o.pin != nil {
+		delete(a.pins, o.pin.key)
+	}
+	typ, docCode := processor.OutputProcessingFailed, "S3."+code
+	batch := endpointBatch(&o.leg.LegSpec, p)
+	if batch {
+		typ, docCode = OutputHTTPEndpointFailed, code
+	}
 	a.uncount(o)
 	now := a.d.Clock.Now()
 	var cur *legRun
@@ -923,8 +972,8 @@ func (a *actor) failObject(o *object, code string, cause error) {
 	}
 	a.d.Logger.Error("object can never be written; its records go to the error output", "stream", a.stream, "leg", cur.Name,
 		"key", o.key, "records", p.records(), "code", code, "err", cause)
-	a.status.recordFailure(cur.Name, "delivery", code, cause.Error(), now)
-	e := cur.b.open("error:"+processor.OutputProcessingFailed, true, prefix.Values{ErrorOutputType: processor.OutputProcessingFailed})
+	a.status.recordFailure(cur.Name, "delivery", docCode, fmt.Sprintf("%d records sent to the error output: %v", p.records(), cause), now)
+	e := cur.b.open("error:"+typ, true, prefix.Values{ErrorOutputType: typ})
 	i := 0
 	for ri, r := range p.runs {
 		for k := range r.N {
@@ -932,10 +981,15 @@ func (a *actor) failObject(o *object, code string, cause error) {
 			if !r.Whole {
 				ident = r.IDs[k]
 			}
-			doc := processor.ErrorDocument(processor.Failure{
-				Raw:  processor.Record{Data: p.record(i), Arrival: p.arrivals[ri], ID: journal.RecordID(a.nonce, r.Seq, int(ident>>subBits))},
-				Code: "S3." + code, Message: cause.Error(), Attempts: 1, At: now,
-			})
+			var doc []byte
+			if batch {
+				doc = endpointErrorDocument(p.record(i), p.arrivals[ri], docCode, errorMessage(cause), attempts, now, subsequence(ident), a.recordID(r.Seq, ident))
+			} else {
+				doc = processor.ErrorDocument(processor.Failure{
+					Raw:  processor.Record{Data: p.record(i), Arrival: p.arrivals[ri], ID: a.recordID(r.Seq, ident)},
+					Code: docCode, Message: cause.Error(), Attempts: 1, At: now,
+				})
+			}
 			cur.b.add(e, r.Seq, false, ident, doc, p.arrivals[ri], now)
 			i++
 		}
@@ -955,8 +1009,9 @@ func (a *actor) step(ctx context.Context) {
 			if len(lr.gather) > 0 || a.procInFlight > 0 {
 				continue
 			}
+			a.sealPins(lr, a.lastRead)
 			for _, p := range lr.b.sorted() {
-				if p.runs[0].Seq <= up {
+				if p.key == "" && p.runs[0].Seq <= up {
 					a.seal(lr, p)
 				}
 			}
@@ -1023,7 +1078,7 @@ func (a *actor) saveIntents(ctx context.Context) {
 	a.savingObjs = objs
 	ios := make([]intentObject, len(objs))
 	for i, o := range objs {
-		ios[i] = intentObject{Leg: o.leg.Name, Bucket: o.leg.Bucket, Key: o.key, Runs: o.buf.runs}
+		ios[i] = intentObject{Leg: o.leg.Name, Bucket: objectBucket(&o.leg.LegSpec, o.buf), Key: o.key, Runs: o.buf.runs}
 	}
 	batches := encodeIntents(ios)
 	// Each batch holds a run of whole objects, in order; split objs the same way.
@@ -1092,8 +1147,11 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 			a.led.Written(o.id)
 			a.delivered(o, r.stored)
 			o.leg.b.reuse(o.buf.data)
+			if o.pin != nil {
+				delete(a.pins, o.pin.key)
+			}
 		case r.permanent:
-			a.failObject(o, ErrorCode(r.err), r.err)
+			a.failObject(o, ErrorCode(r.err), r.err, max(r.attempts, 1))
 		case ctx.Err() != nil: // cancelled with the actor
 			return nil
 		default:

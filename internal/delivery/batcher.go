@@ -23,6 +23,10 @@ const maxObjectRecords = 1_000_000
 type buffer struct {
 	id       string
 	errorOut bool
+	// key, when set, is the buffer's fixed key: a batch pinned to the request id it was sent
+	// under before a crash. A pinned buffer is sealed when its records are all routed, never
+	// by the size, interval or byte bounds.
+	key      string
 	values   prefix.Values // partition keys, for the object key
 	data     []byte
 	z        *compress.Piecewise // nil: data holds every record
@@ -117,6 +121,7 @@ type batcher struct {
 	size     int           // SizeInMBs in bytes
 	interval time.Duration // IntervalInSeconds
 	maxBytes int           // bound on the bytes of all open buffers (0: none)
+	maxRecs  int           // bound on the records of one buffer
 	parts    map[string]*buffer
 	total    int
 	nparts   int // open partition buffers, not error outputs
@@ -152,7 +157,7 @@ const (
 )
 
 func newBatcher(size int, interval time.Duration, maxBytes int) *batcher {
-	return &batcher{size: size, interval: interval, maxBytes: maxBytes, parts: map[string]*buffer{}}
+	return &batcher{size: size, interval: interval, maxBytes: maxBytes, maxRecs: maxObjectRecords, parts: map[string]*buffer{}}
 }
 
 // open returns the buffer of id, creating it.
@@ -270,7 +275,7 @@ func (b *batcher) addEmpty(p *buffer, seq uint64, arrival, now time.Time) {
 
 // full reports whether p reached the size hint or the record bound.
 func (b *batcher) full(p *buffer) bool {
-	return p.size() >= b.size || len(p.ends) >= maxObjectRecords
+	return p.key == "" && (p.size() >= b.size || len(p.ends) >= b.maxRecs)
 }
 
 // take removes p from the open buffers.
@@ -325,7 +330,7 @@ func (b *batcher) sorted() []*buffer {
 func (b *batcher) due(now time.Time) []*buffer {
 	var out []*buffer
 	for _, p := range b.sorted() {
-		if !now.Before(p.deadline) {
+		if p.key == "" && !now.Before(p.deadline) {
 			out = append(out, p)
 		}
 	}
@@ -336,7 +341,7 @@ func (b *batcher) due(now time.Time) []*buffer {
 func (b *batcher) next() time.Time {
 	var t time.Time
 	for _, p := range b.parts {
-		if t.IsZero() || p.deadline.Before(t) {
+		if p.key == "" && (t.IsZero() || p.deadline.Before(t)) {
 			t = p.deadline
 		}
 	}
@@ -351,11 +356,15 @@ func (b *batcher) over() *buffer {
 	return b.largest((*buffer).size)
 }
 
-// largest returns the open buffer with the most of by (the first by id among equals), or nil.
+// largest returns the open buffer with the most of by (the first by id among equals), or nil;
+// pinned buffers are left out.
 func (b *batcher) largest(by func(*buffer) int) *buffer {
 	var largest *buffer
 	n := 0
 	for _, p := range b.parts {
+		if p.key != "" {
+			continue
+		}
 		if m := by(p); largest == nil || m > n || m == n && p.id < largest.id {
 			largest, n = p, m
 		}

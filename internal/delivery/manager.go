@@ -482,9 +482,12 @@ func (m *Manager) sample(ctx context.Context) {
 		m.mu.Unlock()
 		for _, h := range hs {
 			for _, l := range h.status.Snapshot(m.d.Clock.Now()) {
-				prefix := "DeliveryToS3"
-				if l.Leg == LegBackup {
-					prefix = "BackupToS3"
+				prefix := l.Metric
+				if prefix == "" {
+					prefix = "DeliveryToS3"
+					if l.Leg == LegBackup {
+						prefix = "BackupToS3"
+					}
 				}
 				m.d.Metrics.Record(h.name, prefix+".DataFreshness", metrics.UnitSeconds, l.DataFreshness.Seconds())
 				if h.dynamic && l.Leg == LegDestination {

@@ -30,6 +30,9 @@ func (a *actor) write(ctx context.Context, o *object) writeDone {
 	}
 	defer func() { <-a.d.writeSem }()
 	lr := o.leg
+	if endpointBatch(&lr.LegSpec, o.buf) {
+		return a.send(ctx, o)
+	}
 	kit, err := a.kits.get(lr.Compression)
 	if err != nil {
 		return writeDone{o: o, err: err, permanent: true}
@@ -74,10 +77,13 @@ func (a *actor) write(ctx context.Context, o *object) writeDone {
 	}
 }
 
-// metricPrefix names the leg's metrics: DeliveryToS3 or BackupToS3.
+// metricPrefix names the leg's metrics: DeliveryToS3, DeliveryToHttpEndpoint or BackupToS3.
 func (l *LegSpec) metricPrefix() string {
 	if l.Name == LegBackup {
 		return "BackupToS3"
+	}
+	if l.Endpoint != nil {
+		return "DeliveryToHttpEndpoint"
 	}
 	return "DeliveryToS3"
 }

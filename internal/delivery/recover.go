@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/hydrant-dev/hydrant/internal/destination"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
@@ -81,7 +82,11 @@ func (a *actor) recover(ctx context.Context) {
 				mark = r.st.Cursor - 1
 			}
 			if top <= mark {
+				ro.stale = true
 				continue // stale: its records are settled either way
+			}
+			if ro.o.Bucket == "" {
+				continue // a batch sent to an endpoint, which cannot be asked: pinned (onRecovered)
 			}
 			err := a.retry(ctx, "check intended object", func() error {
 				var err error
@@ -126,6 +131,12 @@ func (a *actor) onRecovered(ctx context.Context, r recovered) error {
 		a.led.Restore(slot, ro.o.Leg, ro.o.Bucket, ro.o.Key, ro.o.Runs, ro.exists)
 		if ro.exists {
 			a.d.Logger.Info("object of an interrupted write is in the store; its records are delivered", "stream", a.stream, "key", ro.o.Key)
+		}
+		if !ro.stale && ro.o.Bucket == "" && a.pins[ro.o.Key] == nil && slices.ContainsFunc(a.spec.Legs, func(l LegSpec) bool {
+			return l.Name == ro.o.Leg && l.Endpoint != nil
+		}) {
+			a.pins[ro.o.Key] = newPin(ro.o.Leg, ro.o.Key, ro.o.Runs)
+			a.d.Logger.Info("batch of an interrupted delivery is sent again under its request id", "stream", a.stream, "request_id", ro.o.Key)
 		}
 	}
 	a.buildLegs(a.spec)

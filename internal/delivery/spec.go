@@ -44,6 +44,13 @@ type ObjectWriter interface {
 	Exists(ctx context.Context, bucket, key string) (bool, error)
 }
 
+// Sender delivers a batch of records to an HTTP endpoint under its request id, the same on
+// every attempt of the batch. Its errors are classified by destination.IsPermanent and carry
+// their error code (ErrorCode).
+type Sender interface {
+	Send(ctx context.Context, requestID string, records [][]byte) error
+}
+
 // Processor transforms the records of one journal message; records that fail are returned
 // for the error output.
 type Processor interface {
@@ -93,6 +100,17 @@ type LegSpec struct {
 	// at a time; records beyond go to the error output.
 	Dynamic       bool
 	MaxPartitions int
+	// Endpoint, when set, makes the leg deliver to an HTTP endpoint
+	// (docs/design/http-endpoint.md): each sealed buffer is a batch sent with Endpoint under a
+	// request id (its key), retried for RetryFor; Bucket, ErrorPrefix, Compression and
+	// Extension then serve the error output only.
+	Endpoint Sender
+	// RetryFor is how long an endpoint leg retries a batch (RetryOptions.DurationInSeconds),
+	// counting the waits between attempts.
+	RetryFor time.Duration
+	// MaxRecords bounds the records of one object or batch; 0 means 1,000,000 (10,000 for an
+	// endpoint batch is the server's choice).
+	MaxRecords int
 	// MaxBufferedBytes bounds the bytes a leg holds in its open buffers; beyond it the largest
 	// buffer is written early (hints are hints), so that many partitions cannot exhaust
 	// memory. Zero means no bound.

@@ -89,6 +89,7 @@ func (s *Status) recordFailure(leg, kind, code, message string, at time.Time) {
 
 type legStatus struct {
 	bucket          string
+	metric          string // the prefix of the leg's metrics (DeliveryToS3, …)
 	bufferedBytes   int
 	bufferedRecords int
 	oldest          time.Time
@@ -129,6 +130,9 @@ type LegStatus struct {
 	PartitionLimitHits int64 `json:"partitionLimitHits"`
 	// FailedRecords counts records written to the error output.
 	FailedRecords int64 `json:"failedRecords"`
+	// Metric is the prefix of the leg's metrics: DeliveryToS3, DeliveryToHttpEndpoint or
+	// BackupToS3.
+	Metric string `json:"metric,omitempty"`
 }
 
 func newStatus() *Status { return &Status{legs: map[string]*legStatus{}} }
@@ -144,6 +148,7 @@ func (s *Status) setLegs(legs []LegSpec) {
 			s.legs[l.Name] = ls
 		}
 		ls.bucket = l.Bucket
+		ls.metric = l.metricPrefix()
 	}
 }
 
@@ -204,6 +209,7 @@ func (s *Status) Snapshot(now time.Time) []LegStatus {
 			Leg: name, Bucket: ls.bucket, BufferedBytes: ls.bufferedBytes, BufferedRecords: ls.bufferedRecords,
 			Objects: ls.objects, Bytes: ls.bytes, Records: ls.records, LastDelivered: ls.lastDelivered, LastError: ls.lastError,
 			Partitions: ls.partitions, PartitionLimitHits: ls.partitionLimitHits, FailedRecords: ls.failedRecords,
+			Metric: ls.metric,
 		}
 		if !ls.oldest.IsZero() {
 			st.DataFreshness = max(now.Sub(ls.oldest), 0)
