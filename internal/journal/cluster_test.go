@@ -2,11 +2,15 @@ package journal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // freePorts returns n loopback ports free at the time of the call.
@@ -134,5 +138,75 @@ func TestClusterAppendsFromEveryNode(t *testing.T) {
 	defer cancel()
 	if _, err := js[0].Append(actx, "s", time.Now(), [][]byte{[]byte("alone")}); err == nil {
 		t.Error("a node alone acknowledged an append the quorum did not store")
+	}
+}
+
+// Requests between nodes: an answer, an error, an unknown node, and the bound on requests served
+// at once.
+func TestClusterPeerRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	js := openCluster(t, 3, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release, entered := make(chan struct{}), make(chan struct{}, MaxPeerRequests)
+	if err := js[1].Serve(ctx, "echo", func(_ context.Context, req []byte) ([]byte, error) {
+		switch string(req) {
+		case "fail":
+			return nil, errors.New("no such thing")
+		case "block":
+			entered <- struct{}{}
+			<-release
+		}
+		return append([]byte("n2:"), req...), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(req string) ([]byte, error) {
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		defer acancel()
+		return js[0].Ask(actx, "n2", "echo", []byte(req))
+	}
+	// The other nodes learn of the subscription shortly after Serve.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, err := ask("hello")
+		if err == nil && string(got) == "n2:hello" {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			t.Fatalf("Ask = %q, %v; want n2:hello", got, err)
+		}
+	}
+	if _, err := ask("fail"); !errors.Is(err, ErrPeerFailed) || !strings.Contains(err.Error(), "no such thing") {
+		t.Errorf("Ask of a failing handler = %v, want ErrPeerFailed with its message", err)
+	}
+	if _, err := js[0].Ask(ctx, "n9", "echo", nil); !errors.Is(err, nats.ErrNoResponders) {
+		t.Errorf("Ask of an unknown node = %v, want no responders", err)
+	}
+	// MaxPeerRequests blocked requests fill the node; the next one is refused at once.
+	var wg sync.WaitGroup
+	for range MaxPeerRequests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := ask("block"); err != nil {
+				t.Errorf("blocked request: %v", err)
+			}
+		}()
+	}
+	for range MaxPeerRequests {
+		<-entered
+	}
+	if _, err := ask("hello"); !errors.Is(err, ErrPeerBusy) {
+		t.Errorf("with %d requests in service, Ask = %v, want ErrPeerBusy", MaxPeerRequests, err)
+	}
+	close(release)
+	wg.Wait()
+	if got, err := ask("again"); err != nil || string(got) != "n2:again" {
+		t.Errorf("Ask after the blocked requests = %q, %v", got, err)
+	}
+	if _, err := (&Journal{}).Ask(ctx, "n2", "echo", nil); !errors.Is(err, ErrNotClustered) {
+		t.Errorf("Ask outside a cluster = %v, want ErrNotClustered", err)
 	}
 }

@@ -2,9 +2,7 @@ package metrics
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -69,80 +67,11 @@ type Dimension struct {
 // names no stream metric (another namespace, other dimensions, an unknown metric) returns no
 // datapoints and no error. The error wraps ErrInvalidPeriod or ErrInvalidPercentile.
 func (s *Store) Statistics(q Query) ([]Datapoint, error) {
-	if q.Period <= 0 || q.Period%time.Minute != 0 {
-		return nil, fmt.Errorf("%w, got %s", ErrInvalidPeriod, q.Period)
+	p, err := s.Partial(q)
+	if err != nil {
+		return nil, err
 	}
-	ps := make([]float64, len(q.Percentiles))
-	for i, name := range q.Percentiles {
-		p, ok := parsePercentile(name)
-		if !ok {
-			return nil, fmt.Errorf("%w: %q", ErrInvalidPercentile, name)
-		}
-		ps[i] = p
-	}
-	if q.Namespace != Namespace || len(q.Dimensions) != 1 {
-		return nil, nil
-	}
-	stream, ok := q.Dimensions[DimensionStream]
-	if !ok {
-		return nil, nil
-	}
-	ser := s.get(stream, q.MetricName)
-	if ser == nil {
-		return nil, nil
-	}
-	ser.drain()
-	origin := unixMinute(q.Start) * 60 // periods are aligned to Start rounded down to the minute
-	from := max(unixMinute(q.Start), s.oldestKept())
-	to := unixMinute(q.End) // exclusive
-	if time.Unix(to*60, 0).Before(q.End) {
-		to++
-	}
-	period := int64(q.Period / time.Second)
-	withHist := len(ps) > 0
-
-	var out []Datapoint
-	var acc minute
-	flush := func() {
-		if acc.n == 0 {
-			return
-		}
-		d := Datapoint{
-			Timestamp:   time.Unix(acc.t, 0).UTC(),
-			SampleCount: float64(acc.n),
-			Sum:         acc.sum,
-			Minimum:     acc.min,
-			Maximum:     acc.max,
-			Unit:        ser.unit,
-		}
-		if withHist && acc.min >= 0 {
-			d.Percentiles = make(map[string]float64, len(ps))
-			for i, p := range ps {
-				d.Percentiles[q.Percentiles[i]] = percentile(acc.hist, acc.n, acc.min, acc.max, p)
-			}
-		}
-		out = append(out, d)
-		acc = minute{}
-	}
-
-	ser.mu.Lock()
-	defer ser.mu.Unlock()
-	i := sort.Search(len(ser.minutes), func(i int) bool { return ser.minutes[i].t >= from })
-	for ; i < len(ser.minutes) && ser.minutes[i].t < to; i++ {
-		m := &ser.minutes[i]
-		start := origin + floorDiv(m.t*60-origin, period)*period
-		if acc.n > 0 && acc.t != start {
-			flush()
-		}
-		o := minute{n: m.n, sum: m.sum, min: m.min, max: m.max}
-		if withHist {
-			o.hist = m.hist
-		}
-		acc.merge(&o)
-		acc.t = start
-	}
-	flush()
-	return out, nil
+	return Merge(q, p)
 }
 
 // floorDiv returns ⌊a / b⌋ for b > 0.
@@ -157,27 +86,19 @@ func floorDiv(a, b int64) int64 {
 // Series returns the per-minute datapoints of one stream metric from since (rounded down to the
 // minute) on, ascending, without percentiles.
 func (s *Store) Series(stream, name string, since time.Time) []Datapoint {
-	ser := s.get(stream, name)
-	if ser == nil {
-		return nil
+	dps, _ := s.Statistics(SeriesQuery(stream, name, since)) // a one-minute period and no percentiles: never an error
+	return dps
+}
+
+// SeriesQuery is the query whose datapoints are the minutes of one stream metric from since on,
+// as Series returns them.
+func SeriesQuery(stream, name string, since time.Time) Query {
+	return Query{
+		Namespace: Namespace, MetricName: name, Dimensions: map[string]string{DimensionStream: stream},
+		Start: since, Period: time.Minute,
+		// Later than any sample, and still a time JSON can carry to another node.
+		End: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
 	}
-	ser.drain()
-	from := max(unixMinute(since), s.oldestKept())
-	ser.mu.Lock()
-	defer ser.mu.Unlock()
-	var out []Datapoint
-	i := sort.Search(len(ser.minutes), func(i int) bool { return ser.minutes[i].t >= from })
-	for _, m := range ser.minutes[i:] {
-		out = append(out, Datapoint{
-			Timestamp:   time.Unix(m.t*60, 0).UTC(),
-			SampleCount: float64(m.n),
-			Sum:         m.sum,
-			Minimum:     m.min,
-			Maximum:     m.max,
-			Unit:        ser.unit,
-		})
-	}
-	return out
 }
 
 // List returns every metric with data in the retention window that matches the filters, sorted
@@ -205,10 +126,15 @@ func (s *Store) List(namespace, metricName string, dims []Dimension) []MetricID 
 			})
 		}
 	}
-	slices.SortFunc(out, func(a, b MetricID) int {
+	sortMetricIDs(out)
+	return out
+}
+
+// sortMetricIDs sorts stream metrics by metric name, then stream.
+func sortMetricIDs(ids []MetricID) {
+	slices.SortFunc(ids, func(a, b MetricID) int {
 		return cmp.Or(cmp.Compare(a.MetricName, b.MetricName), cmp.Compare(a.Dimensions[0].Value, b.Dimensions[0].Value))
 	})
-	return out
 }
 
 // matchDims reports whether a metric of stream has every dimension of the filter.

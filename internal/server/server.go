@@ -24,6 +24,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/console"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
+	"github.com/hydrant-dev/hydrant/internal/destination/httpendpoint"
 	"github.com/hydrant-dev/hydrant/internal/dirlock"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/lease"
@@ -60,6 +61,7 @@ type Server struct {
 	lambdaMu sync.Mutex
 	lambda   *lambda.Invoker
 	metrics  *metrics.Store
+	read     metricReader      // the metrics of this node, or of every live node in a cluster
 	rec      delivery.Recorder // the store, or nothing with MetricsOff
 	faults   *faultTable
 
@@ -70,6 +72,11 @@ type Server struct {
 	creds *auth.Store   // the credentials in force; swapped on SIGHUP
 	certs *listen.Certs // the TLS certificate, when serving HTTPS
 	guard *guard
+
+	// The HTTP endpoint client and Secrets Manager reader, created on first use (httpendpoint.go).
+	httpMu     sync.Mutex
+	httpClient *httpendpoint.Client
+	secrets    *httpendpoint.Secrets
 }
 
 type noRecorder struct{}
@@ -210,6 +217,12 @@ func (s *Server) run(ctx context.Context) error {
 		return fmt.Errorf("open metrics: %w", err)
 	}
 	s.rec = s.metrics
+	s.read = localMetrics{s.metrics}
+	if j.Clustered() {
+		if s.read, err = s.clusterMetrics(runCtx); err != nil {
+			return fmt.Errorf("serve metrics to the cluster: %w", err)
+		}
+	}
 	s.journalGauges()
 	if s.cfg.MetricsOff {
 		s.rec = noRecorder{}
@@ -279,7 +292,7 @@ func (s *Server) run(ctx context.Context) error {
 }
 
 func (s *Server) routes() http.Handler {
-	h := api.NewHandler(api.ValidatorFunc(shape.Validate), s.log, api.WithBudget(s.budget), api.WithAuthorizer(auth.Authorize))
+	h := api.NewHandler(api.ValidatorFunc(validator(s.cfg.HTTPEndpoint.AllowPlainHTTP)), s.log, api.WithBudget(s.budget), api.WithAuthorizer(auth.Authorize))
 	s.api = h
 	api.Handle(h, "CreateDeliveryStream", s.svc.CreateDeliveryStream)
 	api.Handle(h, "DeleteDeliveryStream", s.svc.DeleteDeliveryStream)
@@ -310,7 +323,7 @@ func (s *Server) routes() http.Handler {
 	})
 	// The CloudWatch read API shares the listener: JSON 1.0, query and CBOR requests are told
 	// apart from Firehose's by the guard, before their bodies are read.
-	cw := cloudwatch.NewHandler(cloudWatchSource{s.metrics}, s.log.With("part", "cloudwatch"),
+	cw := cloudwatch.NewHandler(cloudWatchSource{s.read}, s.log.With("part", "cloudwatch"),
 		cloudwatch.WithAuthorizer(func(ctx context.Context, action string) error { return auth.Authorize(ctx, action, "") }))
 	s.guard = &guard{
 		creds: s.creds, region: s.cfg.Region, account: s.cfg.AccountID, now: s.now,
@@ -450,7 +463,7 @@ func (s *Server) resumeDelivery(ctx context.Context, names []string) {
 // declareStreams creates the streams of the config file that do not exist yet.
 func (s *Server) declareStreams(ctx context.Context) error {
 	for i, raw := range s.cfg.Streams {
-		if err := shape.Validate("CreateDeliveryStream", raw); err != nil {
+		if err := validator(s.cfg.HTTPEndpoint.AllowPlainHTTP)("CreateDeliveryStream", raw); err != nil {
 			return fmt.Errorf("config streams[%d]: %w", i, err)
 		}
 		var in api.CreateDeliveryStreamInput

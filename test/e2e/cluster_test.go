@@ -169,6 +169,16 @@ func TestClusterKillTheDeliveringNode(t *testing.T) {
 	for r := range 5 {
 		load(r)
 	}
+	// Any node answers CloudWatch for the whole cluster: each counts the puts every node took and
+	// the records the owner delivered.
+	flushUntilStored(t, nodes[2].URL, "orders", m, acked)
+	for _, nd := range nodes {
+		for _, metric := range []string{"IncomingRecords", "DeliveryToS3.Records"} {
+			if got := cloudWatchSum(t, nd.URL, "orders", metric); got != float64(len(acked)) {
+				t.Errorf("%s on %s = %v, want the %d records the cluster acknowledged", metric, nd.name, got, len(acked))
+			}
+		}
+	}
 	var victim *clusterNode
 	for _, nd := range nodes {
 		if nd.name == delivering {

@@ -1,6 +1,7 @@
 package cloudwatch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ func newFakeSource() *fakeSource {
 	}}
 }
 
-func (f *fakeSource) Statistics(q Query) ([]Datapoint, error) {
+func (f *fakeSource) Statistics(_ context.Context, q Query) ([]Datapoint, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queries = append(f.queries, q)
@@ -101,14 +102,19 @@ func (f *fakeSource) Statistics(q Query) ([]Datapoint, error) {
 	return out, nil
 }
 
-func (f *fakeSource) List(namespace, metricName string, dims []Dimension) []Metric {
+func (f *fakeSource) List(_ context.Context, namespace, metricName string, dims []Dimension) ([]Metric, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
 	var out []Metric
 	for _, m := range f.metrics {
 		if (namespace == "" || namespace == m.Namespace) && (metricName == "" || metricName == m.MetricName) && hasDimensions(m.Metric, dims) {
 			out = append(out, m.Metric)
 		}
 	}
-	return out
+	return out, nil
 }
 
 var errFakeSource = errors.New("fake source failure")

@@ -44,7 +44,7 @@ const (
 )
 
 // operation binds a decoded request and runs it.
-type operation func(h *Handler, b *binder, in map[string]any) (object, error)
+type operation func(h *Handler, ctx context.Context, b *binder, in map[string]any) (object, error)
 
 var operations = map[string]operation{
 	"GetMetricStatistics": (*Handler).getMetricStatistics,
@@ -254,7 +254,7 @@ func (h *Handler) serve(r *http.Request, proto protocol, op *string) (object, er
 			return nil, err
 		}
 	}
-	return run(h, &binder{query: proto == protoQuery}, in)
+	return run(h, r.Context(), &binder{query: proto == protoQuery}, in)
 }
 
 func (h *Handler) writeResult(w http.ResponseWriter, proto protocol, op, reqID string, out object) {

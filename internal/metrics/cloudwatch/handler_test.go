@@ -144,14 +144,21 @@ func TestSourceQuery(t *testing.T) {
 	}
 }
 
+// A source that cannot answer (in a cluster: a node that did not answer in time) fails the
+// request with a fault the SDKs retry.
 func TestSourceError(t *testing.T) {
 	src := newFakeSource()
 	src.err = errFakeSource
-	status, qerr, out := call(t, newTestHandler(t, src), "GetMetricStatistics", `{`+gms+`,"Period":60,"Statistics":["Sum"]}`)
-	got := map[string]any{"status": status, "query-error": qerr, "type": out["__type"]}
-	want := map[string]any{"status": 500, "query-error": "InternalServiceError;Receiver", "type": "GraniteServiceVersion20100801#InternalServiceFault"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
+	for _, tt := range []struct{ op, body string }{
+		{"GetMetricStatistics", `{` + gms + `,"Period":60,"Statistics":["Sum"]}`},
+		{"ListMetrics", `{"Namespace":"AWS/Firehose"}`},
+	} {
+		status, qerr, out := call(t, newTestHandler(t, src), tt.op, tt.body)
+		got := map[string]any{"status": status, "query-error": qerr, "type": out["__type"]}
+		want := map[string]any{"status": 500, "query-error": "InternalServiceError;Receiver", "type": "GraniteServiceVersion20100801#InternalServiceFault"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.op, diff)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package cloudwatch
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"math"
@@ -180,7 +181,7 @@ func periods(start, end time.Time, period time.Duration) int64 {
 }
 
 // getMetricStatistics implements GetMetricStatistics.
-func (h *Handler) getMetricStatistics(b *binder, in map[string]any) (object, error) {
+func (h *Handler) getMetricStatistics(ctx context.Context, b *binder, in map[string]any) (object, error) {
 	ns := bindNamespace(b, in, "Namespace", true)
 	name := bindMetricName(b, in, "MetricName", true)
 	dims := bindDimensions(b, in, "Dimensions", maxDimensions, false)
@@ -218,7 +219,7 @@ func (h *Handler) getMetricStatistics(b *binder, in map[string]any) (object, err
 			n, maxDatapoints)
 	}
 
-	dps, err := h.src.Statistics(Query{
+	dps, err := h.src.Statistics(ctx, Query{
 		Namespace: ns, MetricName: name, Dimensions: dimensionMap(dims),
 		Start: start, End: end, Period: period, Percentiles: ext,
 	})
@@ -296,7 +297,7 @@ type metricDataQuery struct {
 }
 
 // getMetricData implements GetMetricData.
-func (h *Handler) getMetricData(b *binder, in map[string]any) (object, error) {
+func (h *Handler) getMetricData(ctx context.Context, b *binder, in map[string]any) (object, error) {
 	l, ok := b.list(in, "MetricDataQueries", "MetricDataQueries")
 	if !ok {
 		b.fail(missing("MetricDataQueries"))
@@ -342,7 +343,7 @@ func (h *Handler) getMetricData(b *binder, in map[string]any) (object, error) {
 		if isPercentile(q.stat) {
 			pct = []string{q.stat}
 		}
-		dps, err := h.src.Statistics(Query{
+		dps, err := h.src.Statistics(ctx, Query{
 			Namespace: q.metric.Namespace, MetricName: q.metric.MetricName,
 			Dimensions: dimensionMap(q.metric.Dimensions),
 			Start:      start, End: end, Period: q.period, Percentiles: pct,
@@ -429,7 +430,7 @@ func bindMetricDataQuery(b *binder, e any, p string) metricDataQuery {
 const listTokenPrefix = "hydrant-list-metrics:"
 
 // listMetrics implements ListMetrics.
-func (h *Handler) listMetrics(b *binder, in map[string]any) (object, error) {
+func (h *Handler) listMetrics(ctx context.Context, b *binder, in map[string]any) (object, error) {
 	ns := bindNamespace(b, in, "Namespace", false)
 	name := bindMetricName(b, in, "MetricName", false)
 	filters := bindDimensions(b, in, "Dimensions", maxDimensionFilters, true)
@@ -452,8 +453,12 @@ func (h *Handler) listMetrics(b *binder, in map[string]any) (object, error) {
 		return nil, b.err
 	}
 
+	all, err := h.src.List(ctx, ns, name, filters)
+	if err != nil {
+		return nil, fmt.Errorf("list metrics: %w", err)
+	}
 	var ms []Metric
-	for _, m := range h.src.List(ns, name, filters) {
+	for _, m := range all {
 		if (ns == "" || m.Namespace == ns) && (name == "" || m.MetricName == name) && hasDimensions(m, filters) {
 			ms = append(ms, m)
 		}

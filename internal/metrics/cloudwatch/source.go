@@ -1,6 +1,9 @@
 package cloudwatch
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Datapoint is the aggregate of one metric over one period.
 type Datapoint struct {
@@ -42,8 +45,8 @@ type Dimension struct {
 // Source is where the handler reads metrics from.
 type Source interface {
 	// Statistics returns the datapoints of q's metric, one per Period bucket in [Start, End).
-	Statistics(q Query) ([]Datapoint, error)
+	Statistics(ctx context.Context, q Query) ([]Datapoint, error)
 	// List returns the metrics in namespace with metricName (empty strings match any) that
 	// have every dimension in dims; a Dimension with an empty Value matches any value.
-	List(namespace, metricName string, dims []Dimension) []Metric
+	List(ctx context.Context, namespace, metricName string, dims []Dimension) ([]Metric, error)
 }
