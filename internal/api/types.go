@@ -420,3 +420,44 @@ type StartDeliveryStreamEncryptionInput struct {
 type StopDeliveryStreamEncryptionInput struct {
 	DeliveryStreamName string `json:"DeliveryStreamName"`
 }
+
+// HttpEndpointConfiguration is the endpoint of an HTTP endpoint destination. AccessKey is never
+// described.
+type HttpEndpointConfiguration struct {
+	URL       string  `json:"Url"`
+	Name      *string `json:"Name,omitempty"`
+	AccessKey *string `json:"AccessKey,omitempty"`
+}
+
+// HttpEndpointCommonAttribute is one attribute sent with every request.
+type HttpEndpointCommonAttribute struct {
+	AttributeName  string `json:"AttributeName"`
+	AttributeValue string `json:"AttributeValue"`
+}
+
+// HttpEndpointRequestConfiguration says how requests are encoded and what they carry.
+type HttpEndpointRequestConfiguration struct {
+	ContentEncoding  string                        `json:"ContentEncoding,omitempty"`
+	CommonAttributes []HttpEndpointCommonAttribute `json:"CommonAttributes,omitempty"`
+}
+
+// SecretsManagerConfiguration names the secret that holds a destination's credentials.
+type SecretsManagerConfiguration struct {
+	SecretARN *string `json:"SecretARN,omitempty"`
+	RoleARN   *string `json:"RoleARN,omitempty"`
+	Enabled   *bool   `json:"Enabled,omitempty"`
+}
+
+// HttpEndpointDestinationConfiguration is an HTTP endpoint destination as created and stored.
+type HttpEndpointDestinationConfiguration struct {
+	EndpointConfiguration       *HttpEndpointConfiguration        `json:"EndpointConfiguration,omitempty"`
+	BufferingHints              *BufferingHints                   `json:"BufferingHints,omitempty"`
+	CloudWatchLoggingOptions    *CloudWatchLoggingOptions         `json:"CloudWatchLoggingOptions,omitempty"`
+	RequestConfiguration        *HttpEndpointRequestConfiguration `json:"RequestConfiguration,omitempty"`
+	ProcessingConfiguration     *ProcessingConfiguration          `json:"ProcessingConfiguration,omitempty"`
+	RoleARN                     *string                           `json:"RoleARN,omitempty"`
+	RetryOptions                *RetryOptions                     `json:"RetryOptions,omitempty"`
+	S3BackupMode                string                            `json:"S3BackupMode,omitempty"`
+	S3Configuration             *S3DestinationConfiguration       `json:"S3Configuration,omitempty"`
+	SecretsManagerConfiguration *SecretsManagerConfiguration      `json:"SecretsManagerConfiguration,omitempty"`
+}

@@ -67,6 +67,9 @@ type Config struct {
 	// bounds them in the whole process (default 32).
 	WritesPerStream int `json:"writesPerStream"`
 	Writes          int `json:"writes"`
+	// HTTPEndpoint configures delivery to HTTP endpoint destinations: the request timeout,
+	// extra trusted certificates, and whether http:// URLs are allowed.
+	HTTPEndpoint HTTPEndpointConfig `json:"httpEndpoint"`
 	// Faults are failures injected into the puts of named streams (beyond AWS, for testing
 	// producers' retries).
 	Faults map[string]Faults `json:"faults"`
@@ -257,6 +260,9 @@ func (c Config) Validate() error {
 		if b.Dir != "" && b.s3Overrides() {
 			errs = append(errs, fmt.Errorf("buckets.%s: dir and S3 settings are exclusive", name))
 		}
+	}
+	if err := c.HTTPEndpoint.options().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for arn, k := range c.Kinesis {
 		if err := k.Validate(); err != nil {

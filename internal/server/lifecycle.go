@@ -90,6 +90,10 @@ func (s *Server) remove(ctx context.Context, name string) error {
 // destination leg, with its processors and partitioning, and, with S3BackupMode Enabled, the
 // backup leg of the source records.
 func (s *Server) specFor(st catalog.Stream) (delivery.Spec, bool, error) {
+	if st.Destination.Kind == "HttpEndpoint" {
+		spec, err := s.httpSpec(st)
+		return spec, err == nil, err
+	}
 	if st.Destination.Kind != "ExtendedS3" {
 		return delivery.Spec{}, false, nil
 	}

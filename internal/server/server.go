@@ -24,6 +24,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/console"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
+	"github.com/hydrant-dev/hydrant/internal/destination/httpendpoint"
 	"github.com/hydrant-dev/hydrant/internal/dirlock"
 	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/lease"
@@ -71,6 +72,11 @@ type Server struct {
 	creds *auth.Store   // the credentials in force; swapped on SIGHUP
 	certs *listen.Certs // the TLS certificate, when serving HTTPS
 	guard *guard
+
+	// The HTTP endpoint client and Secrets Manager reader, created on first use (httpendpoint.go).
+	httpMu     sync.Mutex
+	httpClient *httpendpoint.Client
+	secrets    *httpendpoint.Secrets
 }
 
 type noRecorder struct{}
@@ -286,7 +292,7 @@ func (s *Server) run(ctx context.Context) error {
 }
 
 func (s *Server) routes() http.Handler {
-	h := api.NewHandler(api.ValidatorFunc(shape.Validate), s.log, api.WithBudget(s.budget), api.WithAuthorizer(auth.Authorize))
+	h := api.NewHandler(api.ValidatorFunc(validator(s.cfg.HTTPEndpoint.AllowPlainHTTP)), s.log, api.WithBudget(s.budget), api.WithAuthorizer(auth.Authorize))
 	s.api = h
 	api.Handle(h, "CreateDeliveryStream", s.svc.CreateDeliveryStream)
 	api.Handle(h, "DeleteDeliveryStream", s.svc.DeleteDeliveryStream)
@@ -457,7 +463,7 @@ func (s *Server) resumeDelivery(ctx context.Context, names []string) {
 // declareStreams creates the streams of the config file that do not exist yet.
 func (s *Server) declareStreams(ctx context.Context) error {
 	for i, raw := range s.cfg.Streams {
-		if err := shape.Validate("CreateDeliveryStream", raw); err != nil {
+		if err := validator(s.cfg.HTTPEndpoint.AllowPlainHTTP)("CreateDeliveryStream", raw); err != nil {
 			return fmt.Errorf("config streams[%d]: %w", i, err)
 		}
 		var in api.CreateDeliveryStreamInput

@@ -256,6 +256,8 @@ func normalizeDestination(kind string, raw json.RawMessage) (catalog.Destination
 			return catalog.Destination{}, err
 		}
 		return catalog.Destination{Kind: "ExtendedS3", Config: b}, nil
+	case "HttpEndpoint":
+		return normalizeHTTPEndpoint(raw)
 	default:
 		var hints struct{ BufferingHints *api.BufferingHints }
 		if err := json.Unmarshal(raw, &hints); err == nil {
