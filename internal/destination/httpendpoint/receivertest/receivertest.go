@@ -29,6 +29,8 @@ import (
 type Request struct {
 	N         int // 1-based order of arrival
 	RequestID string
+	// Attempt is 1 for the first request with this request id, 2 for the next, ...
+	Attempt int
 	Path      string // the request URI as received: path and query
 	Header    http.Header
 	Gzip      bool
@@ -175,6 +177,12 @@ func (r *Receiver) Records() [][]byte {
 func (r *Receiver) serve(w http.ResponseWriter, hr *http.Request) {
 	q := &Request{RequestID: hr.Header.Get("X-Amz-Firehose-Request-Id"), Path: hr.RequestURI, Header: hr.Header.Clone()}
 	r.mu.Lock()
+	q.Attempt = 1
+	for _, p := range r.requests {
+		if p.RequestID == q.RequestID {
+			q.Attempt++
+		}
+	}
 	r.requests = append(r.requests, q)
 	q.N = len(r.requests)
 	r.mu.Unlock()
