@@ -31,9 +31,9 @@ type Request struct {
 	RequestID string
 	// Attempt is 1 for the first request with this request id, 2 for the next, ...
 	Attempt int
-	Path      string // the request URI as received: path and query
-	Header    http.Header
-	Gzip      bool
+	Path    string // the request URI as received: path and query
+	Header  http.Header
+	Gzip    bool
 	// Timestamp is the body's timestamp (epoch ms).
 	Timestamp int64
 	Records   [][]byte
