@@ -1172,7 +1172,8 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 // delivered counts a written object.
 func (a *actor) delivered(o *object, stored int) {
 	lr, p := o.leg, o.buf
-	a.status.delivered(lr.Name, lr.Bucket, p.errorOut, o.key, p.size(), p.records(), stored, a.d.Clock.Now())
+	// An endpoint batch shows with no bucket and its request id as its key.
+	a.status.delivered(lr.Name, objectBucket(&lr.LegSpec, p), p.errorOut, o.key, p.size(), p.records(), stored, a.d.Clock.Now())
 	if !p.errorOut && p.records() > 0 {
 		name := lr.metricPrefix()
 		a.d.Metrics.Record(a.stream, name+".Bytes", metrics.UnitBytes, float64(p.size()))

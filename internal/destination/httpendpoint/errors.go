@@ -37,8 +37,12 @@ type Error struct {
 	Err     error
 }
 
-// Error returns "http endpoint request <id>: <code>: <message>".
+// Error returns "http endpoint request <id>: <code>: <message>", or "<code>: <message>"
+// without a request id (a secret that cannot be read).
 func (e *Error) Error() string {
+	if e.RequestID == "" {
+		return e.Code + ": " + e.Message
+	}
 	return fmt.Sprintf("http endpoint request %s: %s: %s", e.RequestID, e.Code, e.Message)
 }
 
