@@ -86,15 +86,37 @@ func (j *Journal) announce(name string) {
 	}
 }
 
-// listenWakes wakes this node's readers of a stream another node appended to.
+// forgetSubject carries, in a cluster, the news that a stream was deleted on some node, so that
+// every node drops what it cached of it (its place, its committer, its last message): a stream
+// created again under the name gets a new nonce, which its record IDs carry.
+const forgetSubject = "hydrant.forget."
+
+// announceDelete tells the other nodes that the stream name was deleted.
+func (j *Journal) announceDelete(name string) {
+	if j.Clustered() {
+		_ = j.nc.Publish(forgetSubject+encodeName(name), nil) // best effort, see forgetSubject
+	}
+}
+
+// listenWakes wakes this node's readers of a stream another node appended to, and forgets the
+// streams other nodes deleted.
 func (j *Journal) listenWakes() error {
 	if !j.Clustered() {
 		return nil
 	}
-	_, err := j.nc.Subscribe(wakeSubject+"*", func(m *nats.Msg) {
+	if _, err := j.nc.Subscribe(wakeSubject+"*", func(m *nats.Msg) {
 		name, err := decodeName(m.Subject[len(wakeSubject):])
 		if err == nil {
 			j.wake(name)
+		}
+	}); err != nil {
+		return err
+	}
+	_, err := j.nc.Subscribe(forgetSubject+"*", func(m *nats.Msg) {
+		name, err := decodeName(m.Subject[len(forgetSubject):])
+		if err == nil {
+			j.forget(name)
+			j.wake(name) // parked readers find the stream gone
 		}
 	})
 	return err

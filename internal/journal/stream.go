@@ -157,6 +157,7 @@ func (j *Journal) DeleteStream(ctx context.Context, name string) error {
 	defer j.wake(name) // parked readers find the stream gone
 	err = j.registry.Delete(ctx, encodeName(name))
 	j.forget(name) // after the entry is gone, so that no lookup finds it again (see ref)
+	j.announceDelete(name)
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete stream %q: %w", name, err)
 	}

@@ -54,11 +54,14 @@ func (s *Server) runLeases(ctx context.Context) func() {
 	return func() { <-done }
 }
 
-// ownableStreams are the streams whose delivery some node must run: the active ones.
+// ownableStreams are the streams some node must look after: the active ones, whose delivery it
+// runs, and those in a transition (CREATING, DELETING), which it finishes if the node that took
+// the request dies first.
 func (s *Server) ownableStreams() []string {
 	var names []string
 	for _, st := range s.cat.List() {
-		if api.DeliveryStreamStatus(st.Status) == api.StatusActive {
+		switch api.DeliveryStreamStatus(st.Status) {
+		case api.StatusActive, api.StatusCreating, api.StatusDeleting:
 			names = append(names, st.Name)
 		}
 	}
@@ -77,8 +80,24 @@ func (h leaseHandler) Acquired(name string) {
 	ctx, cancel := context.WithTimeout(s.runCtx, ownerTimeout)
 	defer cancel()
 	st, err := s.cat.Get(name)
-	if err != nil || api.DeliveryStreamStatus(st.Status) != api.StatusActive {
+	if err != nil {
 		return // deleted meanwhile: the next round releases it
+	}
+	switch api.DeliveryStreamStatus(st.Status) {
+	case api.StatusCreating:
+		// The node that took the request may have died before it finished: finish it here
+		// (both finishing at once is harmless: activation is idempotent and the status change
+		// a compare-and-set). Activation starts delivery, as this node holds the lease.
+		s.log.Info("finishing the creation of a delivery stream", "stream", name, "node", s.journal.Node())
+		s.svc.finishCreate(ctx, st)
+		return
+	case api.StatusDeleting:
+		s.log.Info("finishing the deletion of a delivery stream", "stream", name, "node", s.journal.Node())
+		s.svc.finishDelete(ctx, name)
+		return
+	case api.StatusActive:
+	default:
+		return
 	}
 	s.log.Info("delivery stream taken over", "stream", name, "node", s.journal.Node())
 	spec, ok, err := s.specFor(st)
@@ -112,17 +131,26 @@ func (h leaseHandler) Lost(name string) {
 }
 
 // reconfigureOwned applies a changed stream (seen through the catalog's watch) when this node
-// delivers it.
+// delivers it: a new configuration, or a deletion another node was asked for (this node stops
+// the delivery and finishes the deletion too, so that it completes even if that node dies).
 func (s *Server) reconfigureOwned(name string) {
 	if s.leases == nil || !s.leases.Owns(name) {
 		return
 	}
 	st, err := s.cat.Get(name)
-	if err != nil || api.DeliveryStreamStatus(st.Status) != api.StatusActive {
+	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.runCtx, ownerTimeout)
 	defer cancel()
+	switch api.DeliveryStreamStatus(st.Status) {
+	case api.StatusDeleting:
+		s.svc.finishDelete(ctx, name)
+		return
+	case api.StatusActive:
+	default:
+		return
+	}
 	if err := s.reconfigure(ctx, st); err != nil {
 		s.log.Error("apply changed delivery stream", "stream", name, "err", err)
 	}

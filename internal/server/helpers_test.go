@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,18 @@ func testLogger(t testing.TB) *slog.Logger {
 // startServer runs a server on dir (a fresh temp dir when empty) until the test ends.
 func startServer(t testing.TB, dir string, mutate ...func(*Config)) *testServer {
 	t.Helper()
+	ts, ready := launchServer(t, dir, mutate...)
+	if err := ready(); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// launchServer starts a server as startServer does and returns at once; ready waits until it
+// serves. Several servers that wait for each other (a cluster) are launched first, then waited
+// for.
+func launchServer(t testing.TB, dir string, mutate ...func(*Config)) (ts *testServer, ready func() error) {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -53,15 +66,6 @@ func startServer(t testing.TB, dir string, mutate ...func(*Config)) *testServer 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server did not become ready")
-	}
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -74,13 +78,24 @@ func startServer(t testing.TB, dir string, mutate ...func(*Config)) *testServer 
 		}
 	}
 	t.Cleanup(stop)
-	url := "http://" + srv.Addr()
-	client := firehose.New(firehose.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-	})
-	return &testServer{srv: srv, client: client, url: url, dir: dir, stop: stop}
+	ts = &testServer{srv: srv, dir: dir, stop: stop}
+	return ts, func() error {
+		select {
+		case <-srv.Ready():
+		case err := <-done:
+			stopped = true
+			return fmt.Errorf("Run: %w", err)
+		case <-time.After(60 * time.Second):
+			return errors.New("server did not become ready")
+		}
+		ts.url = "http://" + srv.Addr()
+		ts.client = firehose.New(firehose.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String(ts.url),
+			Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		})
+		return nil
+	}
 }
 
 func s3Config(bucket string) *types.ExtendedS3DestinationConfiguration {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/compress"
 	"github.com/hydrant-dev/hydrant/internal/delivery"
 	"github.com/hydrant-dev/hydrant/internal/destination"
+	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/prefix"
 	"github.com/hydrant-dev/hydrant/internal/processor"
 	"github.com/hydrant-dev/hydrant/internal/processor/lambda"
@@ -80,7 +82,9 @@ func (s *Server) remove(ctx context.Context, name string) error {
 	if err := s.deliveries.Remove(ctx, name); err != nil {
 		return err
 	}
-	if err := s.journal.DeleteStream(ctx, name); err != nil {
+	// Already gone when a deletion is finished twice: after a crash between this step and the
+	// catalog's, or by two nodes of a cluster at once.
+	if err := s.journal.DeleteStream(ctx, name); err != nil && !errors.Is(err, journal.ErrNoStream) {
 		return err
 	}
 	return s.srcs.copies.Delete(ctx, name)
