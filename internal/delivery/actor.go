@@ -153,7 +153,7 @@ type actor struct {
 	st    journal.State     // the stored state (its revision)
 	sv    map[string]uint64 // the marks last saved
 	nonce uint64
-	pins  map[string]*pin // recovered endpoint batches by request id (endpoint.go)
+	pins  *pinSet // recovered endpoint batches (endpoint.go)
 
 	readGen   int
 	rcancel   context.CancelFunc
@@ -359,7 +359,7 @@ func (a *actor) reset() {
 	a.unwritten, a.unwrittenMem = 0, 0
 	a.savingState, a.stateDirty = false, false
 	a.led, a.legs, a.ready = nil, nil, false
-	a.pins = map[string]*pin{}
+	a.pins = newPinSet()
 	a.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	if a.mem != nil {
 		a.mem.Close()
@@ -466,9 +466,9 @@ func (a *actor) apply(ctx context.Context, spec Spec) {
 			o.pin.sealed = false // its records are read again into its buffer
 		}
 	}
-	for key, p := range a.pins {
+	for key, p := range a.pins.byKey {
 		if !slices.ContainsFunc(spec.Legs, func(l LegSpec) bool { return l.Name == p.leg && l.Endpoint != nil }) {
-			delete(a.pins, key) // the leg no longer sends batches: its records go the new way
+			a.pins.remove(key) // the leg no longer sends batches: its records go the new way
 		}
 	}
 	a.sealed, a.queue, a.savingObjs = nil, nil, nil
@@ -896,7 +896,7 @@ func (a *actor) seal(lr *legRun, p *buffer) {
 	}
 	key, err := a.key(lr, p)
 	id := a.led.Seal(lr.Name, objectBucket(&lr.LegSpec, p), key, p.runs)
-	o := &object{id: id, leg: lr, gen: a.gen, key: key, buf: p, mem: p.held(), pin: a.pins[p.key]}
+	o := &object{id: id, leg: lr, gen: a.gen, key: key, buf: p, mem: p.held(), pin: a.pins.get(p.key)}
 	a.unwritten += p.size()
 	a.unwrittenMem += o.mem
 	if err != nil {
@@ -942,7 +942,7 @@ func (a *actor) key(lr *legRun, p *buffer) (string, error) {
 func (a *actor) failObject(o *object, code string, cause error, attempts int) {
 	p := o.buf
 	if o.pin != nil {
-		delete(a.pins, o.pin.key)
+		a.pins.remove(o.pin.key)
 	}
 	typ, docCode := processor.OutputProcessingFailed, "S3."+code
 	batch := endpointBatch(&o.leg.LegSpec, p)
@@ -1148,7 +1148,7 @@ func (a *actor) onResult(ctx context.Context, r any) error {
 			a.delivered(o, r.stored)
 			o.leg.b.reuse(o.buf.data)
 			if o.pin != nil {
-				delete(a.pins, o.pin.key)
+				a.pins.remove(o.pin.key)
 			}
 		case r.permanent:
 			a.failObject(o, ErrorCode(r.err), r.err, max(r.attempts, 1))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/destination"
@@ -95,10 +96,60 @@ func (p *pin) inMessage(seq uint64) bool {
 	return p.whole[seq] || len(p.bySeq[seq]) > 0
 }
 
+// pinSet holds the pins of an actor by request id, and by message for routing.
+type pinSet struct {
+	byKey map[string]*pin
+	bySeq map[uint64][]*pin
+}
+
+func newPinSet() *pinSet {
+	return &pinSet{byKey: map[string]*pin{}, bySeq: map[uint64][]*pin{}}
+}
+
+// get returns the pin of a request id, or nil.
+func (s *pinSet) get(key string) *pin { return s.byKey[key] }
+
+func (s *pinSet) add(p *pin) {
+	s.byKey[p.key] = p
+	for _, seq := range p.seqs() {
+		s.bySeq[seq] = append(s.bySeq[seq], p)
+	}
+}
+
+func (s *pinSet) remove(key string) {
+	p := s.byKey[key]
+	if p == nil {
+		return
+	}
+	delete(s.byKey, key)
+	for _, seq := range p.seqs() {
+		kept := slices.DeleteFunc(s.bySeq[seq], func(q *pin) bool { return q == p })
+		if len(kept) == 0 {
+			delete(s.bySeq, seq)
+		} else {
+			s.bySeq[seq] = kept
+		}
+	}
+}
+
+// seqs returns the messages the pin holds records of.
+func (p *pin) seqs() []uint64 {
+	out := make([]uint64, 0, len(p.whole)+len(p.bySeq))
+	for seq := range p.whole {
+		out = append(out, seq)
+	}
+	for seq := range p.bySeq {
+		if !p.whole[seq] {
+			out = append(out, seq)
+		}
+	}
+	return out
+}
+
 // pinsOf returns the unsealed pins of leg holding records of message seq.
 func (a *actor) pinsOf(leg string, seq uint64) []*pin {
 	var out []*pin
-	for _, p := range a.pins {
+	for _, p := range a.pins.bySeq[seq] {
 		if p.leg == leg && !p.sealed && p.inMessage(seq) {
 			out = append(out, p)
 		}
@@ -125,7 +176,10 @@ func (a *actor) pinBuffer(lr *legRun, p *pin) *buffer {
 
 // sealPins seals the pins of lr whose messages are all routed (every message up to seq).
 func (a *actor) sealPins(lr *legRun, seq uint64) {
-	for _, p := range a.pins {
+	if len(a.pins.byKey) == 0 {
+		return
+	}
+	for _, p := range a.pins.byKey {
 		if p.leg != lr.Name || p.sealed || p.top > seq {
 			continue
 		}
@@ -133,7 +187,7 @@ func (a *actor) sealPins(lr *legRun, seq uint64) {
 		if b, ok := lr.b.parts["pin:"+p.key]; ok {
 			a.seal(lr, b)
 		} else {
-			delete(a.pins, p.key) // none of its records came back (a Lambda dropped them)
+			a.pins.remove(p.key) // none of its records came back (a Lambda dropped them)
 		}
 	}
 }

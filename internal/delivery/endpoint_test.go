@@ -275,8 +275,9 @@ func (appendNewline) Process(_ context.Context, in []processor.Record) ([]proces
 // endpoint (received, no answer yet) and checks that the restarted engine sends those
 // batches again under their request ids, with the same records, and everything else once.
 func TestEndpointCrashResendsUnderTheSameRequestID(t *testing.T) {
-	for _, processed := range []bool{false, true} {
-		t.Run(fmt.Sprintf("processed=%v", processed), func(t *testing.T) {
+	for _, tc := range []struct{ processed, reconfigured bool }{{false, false}, {true, false}, {false, true}} {
+		processed := tc.processed
+		t.Run(fmt.Sprintf("processed=%v/reconfigured=%v", tc.processed, tc.reconfigured), func(t *testing.T) {
 			j := openJournal(t)
 			snd := &sender{hang: func(n int, _ string) bool { return n%2 == 0 }}
 			spec := endpointSpec(t, snd, time.Hour)
@@ -307,6 +308,17 @@ func TestEndpointCrashResendsUnderTheSameRequestID(t *testing.T) {
 			snd.hang = nil
 			snd.mu.Unlock()
 			r2 := run(t, Deps{Log: j, State: j, Objects: newStore()}, spec)
+			if tc.reconfigured {
+				// A configuration change while the pinned batches are read again: they keep
+				// their request ids.
+				next := spec
+				next.Version++
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if err := r2.Apply(ctx, next); err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+			}
 			r2.flush(t, "s")
 			after := snd.all()[len(before):]
 			resent := map[string][]string{}

@@ -132,10 +132,10 @@ func (a *actor) onRecovered(ctx context.Context, r recovered) error {
 		if ro.exists {
 			a.d.Logger.Info("object of an interrupted write is in the store; its records are delivered", "stream", a.stream, "key", ro.o.Key)
 		}
-		if !ro.stale && ro.o.Bucket == "" && a.pins[ro.o.Key] == nil && slices.ContainsFunc(a.spec.Legs, func(l LegSpec) bool {
+		if !ro.stale && ro.o.Bucket == "" && a.pins.get(ro.o.Key) == nil && slices.ContainsFunc(a.spec.Legs, func(l LegSpec) bool {
 			return l.Name == ro.o.Leg && l.Endpoint != nil
 		}) {
-			a.pins[ro.o.Key] = newPin(ro.o.Leg, ro.o.Key, ro.o.Runs)
+			a.pins.add(newPin(ro.o.Leg, ro.o.Key, ro.o.Runs))
 			a.d.Logger.Info("batch of an interrupted delivery is sent again under its request id", "stream", a.stream, "request_id", ro.o.Key)
 		}
 	}
