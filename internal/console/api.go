@@ -2,10 +2,13 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -18,6 +21,7 @@ const (
 	defaultLimit   = 20
 	maxLimit       = 200
 	trendMinutes   = 30 // minutes of IncomingBytes in a list row's trend
+	listReaders    = 8  // streams of the list whose metrics are read at once
 )
 
 // streamJSON is a stream as the API shows it: its summary and its current rates.
@@ -34,13 +38,42 @@ type streamJSON struct {
 	IncomingBytesPerSecond   float64 `json:"incomingBytesPerSecond"`
 	// FreshnessSeconds is the latest DataFreshness of the same window; null without one.
 	FreshnessSeconds *float64 `json:"freshnessSeconds"`
+	// DeliveredBy is the node that delivers the stream; absent on a single node and while no
+	// node does.
+	DeliveredBy string `json:"deliveredBy,omitempty"`
 }
 
 type listJSON struct {
 	Now     time.Time   `json:"now"`
 	Journal journalJSON `json:"journal"`
 	Memory  memoryJSON  `json:"memory"`
-	Streams []rowJSON   `json:"streams"`
+	// Cluster is absent on a single node.
+	Cluster *clusterJSON `json:"cluster,omitempty"`
+	// Incomplete is present when the rates and trends hold only this node's share.
+	Incomplete *incompleteJSON `json:"incomplete,omitempty"`
+	Streams    []rowJSON       `json:"streams"`
+}
+
+type clusterJSON struct {
+	Node     string     `json:"node"` // this node
+	Replicas int        `json:"replicas"`
+	Nodes    []nodeJSON `json:"nodes"` // by name
+}
+
+type nodeJSON struct {
+	Name    string     `json:"name"`
+	Addr    string     `json:"addr"`
+	Started *time.Time `json:"started"` // null when unknown
+	Live    bool       `json:"live"`
+	Self    bool       `json:"self"`    // the node serving the console
+	Streams int        `json:"streams"` // how many streams it delivers
+}
+
+// incompleteJSON tells that the metrics of an answer hold only this node's share: the nodes
+// named did not answer (none are named when it is not known which).
+type incompleteJSON struct {
+	Nodes []string `json:"nodes"`
+	Error string   `json:"error"`
 }
 
 type memoryJSON struct {
@@ -70,6 +103,8 @@ type detailJSON struct {
 	Now         time.Time       `json:"now"`
 	Stream      streamJSON      `json:"stream"`
 	Description json.RawMessage `json:"description"`
+	Cluster     *clusterJSON    `json:"cluster,omitempty"`
+	Incomplete  *incompleteJSON `json:"incomplete,omitempty"`
 	// Source is the reader of a Kinesis or MSK source; absent for DirectPut streams and
 	// while no reader runs.
 	Source *sourceJSON `json:"source,omitempty"`
@@ -109,10 +144,11 @@ type seriesJSON struct {
 }
 
 type metricsJSON struct {
-	Now         time.Time    `json:"now"`
-	Start       time.Time    `json:"start"`
-	StepSeconds int          `json:"stepSeconds"`
-	Series      []seriesJSON `json:"series"`
+	Now         time.Time       `json:"now"`
+	Start       time.Time       `json:"start"`
+	StepSeconds int             `json:"stepSeconds"`
+	Incomplete  *incompleteJSON `json:"incomplete,omitempty"`
+	Series      []seriesJSON    `json:"series"`
 }
 
 type objectJSON struct {
@@ -157,16 +193,106 @@ func (h *Handler) streams(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	list := slices.Clone(h.src.Streams())
 	slices.SortFunc(list, func(a, b StreamSummary) int { return cmp.Compare(a.Name, b.Name) })
-	out := listJSON{Now: now, Journal: journalJSON(h.src.Journal()), Memory: memoryJSON(h.src.Memory()), Streams: make([]rowJSON, 0, len(list))}
+	cl, owners := h.cluster()
+	out := listJSON{Now: now, Journal: journalJSON(h.src.Journal()), Memory: memoryJSON(h.src.Memory()), Cluster: cl, Streams: make([]rowJSON, len(list))}
 	trendStart := minute(now).Add(-(trendMinutes - 1) * time.Minute)
-	for _, s := range list {
-		row := rowJSON{streamJSON: h.summary(s, now)}
-		for _, v := range dense(h.src.Series(s.Name, IncomingBytes, trendStart), "Sum", trendStart, now) {
-			row.Trend = append(row.Trend, *v.Value)
-		}
-		out.Streams = append(out.Streams, row)
+	rd := &reads{src: h.src, ctx: r.Context()}
+	// In a cluster every read asks the other nodes: the rows are read a few at a time.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, listReaders)
+	for i, s := range list {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			row := rowJSON{streamJSON: summary(rd, s, now, owners)}
+			for _, v := range dense(rd.series(s.Name, IncomingBytes, trendStart), "Sum", trendStart, now) {
+				row.Trend = append(row.Trend, *v.Value)
+			}
+			out.Streams[i] = row
+		})
 	}
+	wg.Wait()
+	out.Incomplete = rd.incomplete()
 	h.reply(w, out)
+}
+
+// cluster returns the cluster view for the API and which node delivers which stream; nil on a
+// single node.
+func (h *Handler) cluster() (*clusterJSON, map[string]string) {
+	c, ok := h.src.Cluster()
+	if !ok {
+		return nil, nil
+	}
+	streams := map[string]int{}
+	for _, node := range c.Owners {
+		streams[node]++
+	}
+	out := &clusterJSON{Node: c.Node, Replicas: c.Replicas, Nodes: make([]nodeJSON, 0, len(c.Nodes))}
+	seen := map[string]bool{}
+	for _, n := range c.Nodes {
+		j := nodeJSON{Name: n.Name, Addr: n.Addr, Live: n.Live, Self: n.Name == c.Node, Streams: streams[n.Name]}
+		if !n.Started.IsZero() {
+			j.Started = &n.Started
+		}
+		out.Nodes = append(out.Nodes, j)
+		seen[n.Name] = true
+	}
+	// A lease may name a node whose heartbeat was never seen: it is shown, down.
+	for node := range streams {
+		if !seen[node] {
+			out.Nodes = append(out.Nodes, nodeJSON{Name: node, Self: node == c.Node, Streams: streams[node]})
+		}
+	}
+	slices.SortFunc(out.Nodes, func(a, b nodeJSON) int { return cmp.Compare(a.Name, b.Name) })
+	return out, c.Owners
+}
+
+// reads makes the Series calls of one request and gathers their failures, so that the answer
+// tells when its metrics are only this node's share. It is safe for concurrent use.
+type reads struct {
+	src Source
+	ctx context.Context
+
+	mu      sync.Mutex
+	err     error           // the first failure
+	missing map[string]bool // the nodes that did not answer
+}
+
+// series returns what Source.Series returns, this node's share when it fails.
+func (r *reads) series(name, metric string, since time.Time) []Point {
+	points, err := r.src.Series(r.ctx, name, metric, since)
+	if err != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.err == nil {
+			r.err = err
+		}
+		var inc *IncompleteError
+		if errors.As(err, &inc) {
+			for _, n := range inc.Nodes {
+				if r.missing == nil {
+					r.missing = map[string]bool{}
+				}
+				r.missing[n] = true
+			}
+		}
+	}
+	return points
+}
+
+// incomplete describes the failed reads, or is nil when every read was whole.
+func (r *reads) incomplete() *incompleteJSON {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		return nil
+	}
+	out := &incompleteJSON{Nodes: make([]string, 0, len(r.missing)), Error: r.err.Error()}
+	for n := range r.missing {
+		out.Nodes = append(out.Nodes, n)
+	}
+	slices.Sort(out.Nodes)
+	return out
 }
 
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
@@ -184,7 +310,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	out := detailJSON{Now: now, Stream: h.summary(s, now), Description: desc}
+	cl, owners := h.cluster()
+	rd := &reads{src: h.src, ctx: r.Context()}
+	out := detailJSON{Now: now, Stream: summary(rd, s, now, owners), Description: desc, Cluster: cl, Incomplete: rd.incomplete()}
 	if st, ok := h.src.SourceStatus(name); ok {
 		out.Source = sourceOf(st)
 	}
@@ -221,13 +349,15 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	start := minute(now).Add(-time.Duration(minutes) * time.Minute)
 	out := metricsJSON{Now: now, Start: start, StepSeconds: 60}
+	rd := &reads{src: h.src, ctx: r.Context()}
 	for _, m := range metricStats {
 		out.Series = append(out.Series, seriesJSON{
 			Metric: m.metric,
 			Stat:   m.stat,
-			Points: dense(h.src.Series(name, m.metric, start), m.stat, start, now),
+			Points: dense(rd.series(name, m.metric, start), m.stat, start, now),
 		})
 	}
+	out.Incomplete = rd.incomplete()
 	h.reply(w, out)
 }
 
@@ -263,28 +393,29 @@ func (h *Handler) failures(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, out)
 }
 
-// summary adds the current rates to a stream's summary. The rates cover the last complete
-// minute and the elapsed part of the current one, so they move every poll and never read zero
-// just because a minute has begun.
-func (h *Handler) summary(s StreamSummary, now time.Time) streamJSON {
+// summary adds the current rates, read through rd, and its delivering node (from owners) to a
+// stream's summary. The rates cover the last complete minute and the elapsed part of the
+// current one, so they move every poll and never read zero just because a minute has begun.
+func summary(rd *reads, s StreamSummary, now time.Time, owners map[string]string) streamJSON {
 	out := streamJSON{
 		Name: s.Name, Status: s.Status, Type: s.Type,
 		Destination: s.Destination, Bucket: s.Bucket, Created: s.Created,
+		DeliveredBy: owners[s.Name],
 	}
 	start := minute(now).Add(-time.Minute)
 	secs := now.Sub(start).Seconds()
 	var latest time.Time
-	for _, p := range h.src.Series(s.Name, IncomingRecords, start) {
+	for _, p := range rd.series(s.Name, IncomingRecords, start) {
 		if !p.Time.Before(start) {
 			out.IncomingRecordsPerSecond += p.Value / secs
 		}
 	}
-	for _, p := range h.src.Series(s.Name, IncomingBytes, start) {
+	for _, p := range rd.series(s.Name, IncomingBytes, start) {
 		if !p.Time.Before(start) {
 			out.IncomingBytesPerSecond += p.Value / secs
 		}
 	}
-	for _, p := range h.src.Series(s.Name, DataFreshnessSeconds, start) {
+	for _, p := range rd.series(s.Name, DataFreshnessSeconds, start) {
 		if !p.Time.Before(start) && !p.Time.Before(latest) {
 			latest, out.FreshnessSeconds = p.Time, &p.Value
 		}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,20 @@ import (
 var apiNow = time.Date(2025, 3, 14, 12, 0, 30, 0, time.UTC)
 
 func apiFixture(t testing.TB) *Handler {
+	t.Helper()
+	return apiHandler(apiSource(t))
+}
+
+// apiHandler serves src at apiNow.
+func apiHandler(src Source) *Handler {
+	h := New(src, nil)
+	h.now = func() time.Time { return apiNow }
+	return h
+}
+
+// apiSource returns four streams, one with metrics, objects and a failure, two with source
+// readers.
+func apiSource(t testing.TB) *fakeSource {
 	t.Helper()
 	f := newFakeSource()
 	created := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -59,9 +74,7 @@ func apiFixture(t testing.TB) *Handler {
 	f.failed("clicks", Failure{Time: m(-time.Minute), Kind: "delivery", Code: "S3.AccessDenied", Message: "Access Denied"})
 	f.journal = JournalSpace{StoreBytes: 300 << 20, LimitBytes: 900 << 20, ReservedBytes: 64 << 20, DiskBytes: 1 << 30, DiskFreeBytes: 600 << 20}
 	f.memory = MemoryBudget{LimitBytes: 192 << 20, UsedBytes: 40 << 20, PeakBytes: 180 << 20, Refusals: 7, RefusedRequests: 5}
-	h := New(f, nil)
-	h.now = func() time.Time { return apiNow }
-	return h
+	return f
 }
 
 func TestAPI(t *testing.T) {
@@ -186,6 +199,128 @@ func TestAPI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAPICluster checks what the API adds on a node of a cluster: the nodes, the node that
+// delivers each stream, and a notice when the metrics hold only this node's share.
+func TestAPICluster(t *testing.T) {
+	started := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	cluster := Cluster{
+		Node: "n1", Replicas: 3,
+		Nodes: []Node{ // out of order: the API sorts them by name
+			{Name: "n2", Addr: "10.0.0.2:4573", Started: started, Live: true},
+			{Name: "n1", Addr: "10.0.0.1:4573", Started: started.Add(time.Hour), Live: true},
+			{Name: "n3", Addr: "10.0.0.3:4573", Live: false},
+		},
+		// n4 holds a lease without a heartbeat seen: shown, down.
+		Owners: map[string]string{"clicks": "n1", "orders": "n2", "trades": "n1", "telemetry": "n4"},
+	}
+	const clusterJSON = `{"node":"n1","replicas":3,"nodes":[
+		{"name":"n1","addr":"10.0.0.1:4573","started":"2025-03-14T10:00:00Z","live":true,"self":true,"streams":2},
+		{"name":"n2","addr":"10.0.0.2:4573","started":"2025-03-14T09:00:00Z","live":true,"self":false,"streams":1},
+		{"name":"n3","addr":"10.0.0.3:4573","started":null,"live":false,"self":false,"streams":0},
+		{"name":"n4","addr":"","started":null,"live":false,"self":false,"streams":1}]}`
+	const rows = `[{"name":"clicks","deliveredBy":"n1","incomingRecordsPerSecond":10},{"name":"orders","deliveredBy":"n2","incomingRecordsPerSecond":0},
+		{"name":"telemetry","deliveredBy":"n4","incomingRecordsPerSecond":0},{"name":"trades","deliveredBy":"n1","incomingRecordsPerSecond":0}]`
+	incomplete := &IncompleteError{Nodes: []string{"n3", "n2"}, Err: errors.New("metrics of some node unavailable: node n2: timeout\nnode n3: no responders")}
+	tests := []struct {
+		name    string
+		cluster bool
+		readErr error
+		path    string
+		want    string // the response's cluster, incomplete, and streams (or stream) reduced by project
+	}{
+		{
+			name: "single node: no cluster, no delivering node", path: "/console/api/streams",
+			want: `{"streams":[{"name":"clicks","incomingRecordsPerSecond":10},{"name":"orders","incomingRecordsPerSecond":0},
+				{"name":"telemetry","incomingRecordsPerSecond":0},{"name":"trades","incomingRecordsPerSecond":0}]}`,
+		},
+		{
+			name: "list in a cluster", cluster: true, path: "/console/api/streams",
+			want: `{"cluster":` + clusterJSON + `,"streams":` + rows + `}`,
+		},
+		{
+			name: "detail in a cluster", cluster: true, path: "/console/api/streams/orders",
+			want: `{"cluster":` + clusterJSON + `,"stream":{"name":"orders","deliveredBy":"n2","incomingRecordsPerSecond":0}}`,
+		},
+		{
+			name: "list with nodes silent: this node's share and a notice", cluster: true, readErr: incomplete, path: "/console/api/streams",
+			want: `{"cluster":` + clusterJSON + `,"streams":` + rows + `,
+				"incomplete":{"nodes":["n2","n3"],"error":"metrics of some node unavailable: node n2: timeout\nnode n3: no responders"}}`,
+		},
+		{
+			name: "detail with nodes silent", cluster: true, readErr: incomplete, path: "/console/api/streams/clicks",
+			want: `{"cluster":` + clusterJSON + `,"stream":{"name":"clicks","deliveredBy":"n1","incomingRecordsPerSecond":10},
+				"incomplete":{"nodes":["n2","n3"],"error":"metrics of some node unavailable: node n2: timeout\nnode n3: no responders"}}`,
+		},
+		{
+			name: "metrics with nodes silent", cluster: true, readErr: incomplete, path: "/console/api/streams/clicks/metrics?minutes=1",
+			want: `{"incomplete":{"nodes":["n2","n3"],"error":"metrics of some node unavailable: node n2: timeout\nnode n3: no responders"},
+				"series":[
+				{"metric":"IncomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":60000},{"time":"2025-03-14T12:00:00Z","value":31000}]},
+				{"metric":"IncomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":600},{"time":"2025-03-14T12:00:00Z","value":300}]},
+				{"metric":"DeliveryToS3.Bytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Records","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.DataFreshness","stat":"Maximum","points":[{"time":"2025-03-14T11:59:00Z","value":45},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
+		},
+		{
+			name: "metrics failing without naming nodes", cluster: true, readErr: errors.New("read metrics: context deadline exceeded"), path: "/console/api/streams/orders/metrics?minutes=1",
+			want: `{"incomplete":{"nodes":[],"error":"read metrics: context deadline exceeded"},
+				"series":[
+				{"metric":"IncomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"IncomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Bytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Records","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.DataFreshness","stat":"Maximum","points":[{"time":"2025-03-14T11:59:00Z","value":null},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := apiSource(t)
+			if tc.cluster {
+				f.clustered(cluster)
+			}
+			f.failReads(tc.readErr)
+			res := serve(t, apiHandler(f), http.MethodGet, tc.path)
+			if res.Code != http.StatusOK {
+				t.Errorf("status = %d, want 200", res.Code)
+			}
+			if diff := cmp.Diff(decode(t, tc.want), project(decode(t, res.Body.String()))); diff != "" {
+				t.Errorf("body mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// project keeps of an API response what concerns the cluster: the cluster, the notice of
+// incomplete metrics, the series, and of each stream its name, rate and delivering node.
+func project(v any) any {
+	m, _ := v.(map[string]any)
+	out := map[string]any{}
+	stream := func(s any) any {
+		sm, _ := s.(map[string]any)
+		r := map[string]any{"name": sm["name"], "incomingRecordsPerSecond": sm["incomingRecordsPerSecond"]}
+		if d, ok := sm["deliveredBy"]; ok {
+			r["deliveredBy"] = d
+		}
+		return r
+	}
+	for k, x := range m {
+		switch k {
+		case "cluster", "incomplete", "series":
+			out[k] = x
+		case "stream":
+			out[k] = stream(x)
+		case "streams":
+			list, _ := x.([]any)
+			rows := []any{}
+			for _, s := range list {
+				rows = append(rows, stream(s))
+			}
+			out[k] = rows
+		}
+	}
+	return out
 }
 
 func TestPages(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/testenv"
 )
 
-var updateDocs = flag.Bool("update-docs", false, "write ../../docs/images/console.png from the browser test")
+var updateDocs = flag.Bool("update-docs", false, "write ../../docs/images/console.png and console-cluster.png from the browser test")
 
 // chromiumPath is Debian's chromium, or $HYDRANT_CHROMIUM.
 func chromiumPath() string {
@@ -159,6 +159,13 @@ func TestBrowser(t *testing.T) {
 	if got := text(`tr[data-stream="clickstream-events"] td[data-col="records"]`); got == "" || got == "0" || got == "—" {
 		t.Errorf("records/s of clickstream-events = %q, want a rate", got)
 	}
+	// A single node shows nothing of a cluster.
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const p = document.querySelector('[data-panel="cluster"]');
+		return (!!p && p.getClientRects().length > 0) || !!document.querySelector('td[data-col="node"], [data-notice]');
+	})()`)); err != nil || shown {
+		t.Errorf("a single node shows a cluster panel, a delivering node or a notice (%v)", err)
+	}
 	shot(t, ctx, filepath.Join(dir, "list.png"))
 
 	// A stream created meanwhile appears without a reload.
@@ -291,12 +298,83 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//div[@class="empty-title" and text()="Stream not found"]`))
 	shot(t, ctx, filepath.Join(dir, "stream-missing.png"))
 	do("go back to the list", chromedp.Click(css(`.crumbs a`)), chromedp.WaitVisible(css(`tr[data-stream="orders-cdc"]`)))
+
+	// The node becomes one of a cluster of three, one of them down: the list shows the nodes
+	// and which node delivers each stream, without a reload. (The page refreshes by itself, as
+	// checked above; refreshUntil saves the waits for its next polls.)
+	do("mark the page", mark())
+	src.clustered(Cluster{
+		Node: "hydrant-1", Replicas: 3,
+		Nodes: []Node{
+			{Name: "hydrant-1", Addr: "10.0.1.11:4573", Started: time.Now().Add(-3 * time.Hour), Live: true},
+			{Name: "hydrant-2", Addr: "10.0.1.12:4573", Started: time.Now().Add(-50 * time.Minute), Live: true},
+			{Name: "hydrant-3", Addr: "10.0.1.13:4573", Started: time.Now().Add(-26 * time.Hour), Live: false},
+		},
+		Owners: map[string]string{"clickstream-events": "hydrant-2", "app-logs": "hydrant-1", "iot-telemetry": "hydrant-1", "orders-stream": "hydrant-3"},
+	})
+	do("see the cluster", refreshUntil(`document.querySelector('section[data-panel="cluster"] tr[data-node="hydrant-3"]')`))
+	nodes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('section[data-panel="cluster"] tbody tr')].map((r) =>
+		[r.dataset.node, r.querySelector('.badge').textContent, r.querySelector('td[data-col="streams"]').textContent, r.querySelector('.chip')?.textContent ?? ''].join(' ').trim())`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"hydrant-1 live 2 this node", "hydrant-2 live 1", "hydrant-3 down 1"}, nodes); diff != "" {
+		t.Errorf("node table mismatch (-want +got):\n%s", diff)
+	}
+	owners, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.streams tbody tr')].map((r) =>
+		r.dataset.stream + ': ' + r.querySelector('td[data-col="node"]').textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOwners := []string{
+		"app-logs: hydrant-1this node", "clickstream-events: hydrant-2", "iot-telemetry: hydrant-1this node",
+		"orders-cdc: no node yet", "orders-stream: hydrant-3down",
+	}
+	if diff := cmp.Diff(wantOwners, owners); diff != "" {
+		t.Errorf("delivered-by column mismatch (-want +got):\n%s", diff)
+	}
+	expectNoReload(t, ctx)
+
+	// A live node does not answer metric reads: this node's share, and a notice naming it.
+	src.failReads(&IncompleteError{Nodes: []string{"hydrant-2"}, Err: fmt.Errorf("metrics of some node unavailable: node hydrant-2: nats: no responders available for request")})
+	do("see the notice of incomplete metrics", refreshUntil(`document.querySelector('[data-notice="incomplete"]')`))
+	if got, want := text(`[data-notice="incomplete"]`), "Metrics of node hydrant-2 unavailable; showing this node’s share (hydrant-1)."; !strings.Contains(got, want) {
+		t.Errorf("notice = %q, want it to say %q", got, want)
+	}
+	shot(t, ctx, filepath.Join(dir, "list-cluster.png"))
+	if *updateDocs {
+		shot(t, ctx, filepath.Join("..", "..", "docs", "images", "console-cluster.png"))
+	}
+	do("open a stream delivered by another node",
+		chromedp.Click(css(`tr[data-stream="clickstream-events"] a`)),
+		chromedp.WaitVisible(css(`[data-tile="node"] [data-node="hydrant-2"]`)),
+		chromedp.WaitVisible(css(`[data-notice="incomplete"]`)))
+	if got := text(`[data-tile="node"]`); !strings.Contains(got, "live · 10.0.1.12:4573") {
+		t.Errorf("delivered-by tile = %q, want the node's state and address", got)
+	}
+	shot(t, ctx, filepath.Join(dir, "stream-cluster.png"))
+	src.failReads(nil)
+	do("see the notice go", refreshUntil(`!document.querySelector('[data-notice="incomplete"]')`))
+	expectNoReload(t, ctx)
 }
 
 // scrollTop scrolls the page to its top.
 func scrollTop() chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := chromedp.Evaluate[any](`window.scrollTo(0, 0)`)(ctx, t)
+		return err
+	})
+}
+
+// refreshUntil makes the page poll the API now rather than at its next tick (as it does when
+// it becomes visible again), every 100 ms until the JavaScript predicate holds.
+func refreshUntil(predicate string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](`(() => {
+			if (`+predicate+`) return true;
+			document.dispatchEvent(new Event('visibilitychange'));
+			return false;
+		})()`, chromedp.WithPollingInterval(100*time.Millisecond))(ctx, t)
 		return err
 	})
 }

@@ -1,6 +1,7 @@
 // Package console serves Hydrant's web console: a page listing the delivery streams with their
-// live rates, and a page per stream with its configuration, charts of the last hour, the latest
-// delivered objects and the latest failures.
+// live rates (and, on a node of a cluster, the nodes and which node delivers each stream), and a
+// page per stream with its configuration, charts of the last hour, the latest delivered objects
+// and the latest failures.
 //
 // The page is plain HTML, CSS and JavaScript modules embedded in the binary (no build step, no
 // third-party code); it polls a small JSON API served by the same [Handler] under
@@ -9,11 +10,13 @@
 package console
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -99,6 +102,39 @@ type Failure struct {
 	Message string
 }
 
+// Cluster is what the console shows of the nodes of a cluster (docs/design/cluster.md).
+type Cluster struct {
+	Node     string            // this node's name
+	Replicas int               // copies the journal keeps of each record
+	Nodes    []Node            // the nodes seen, in any order
+	Owners   map[string]string // stream → the node that delivers it, for the streams with one
+}
+
+// Node is one node of a cluster as its heartbeat describes it.
+type Node struct {
+	Name    string
+	Addr    string    // its API address, host:port; "" when unknown
+	Started time.Time // zero when unknown
+	Live    bool      // its heartbeat was seen in the last round
+}
+
+// IncompleteError is the error of a Series that could read only this node's share of a
+// cluster's metrics: the points returned with it miss the shares of the nodes that did not
+// answer.
+type IncompleteError struct {
+	Nodes []string // the nodes that did not answer; empty when not known
+	Err   error
+}
+
+func (e *IncompleteError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return "metrics of nodes " + strings.Join(e.Nodes, ", ") + " unavailable"
+}
+
+func (e *IncompleteError) Unwrap() error { return e.Err }
+
 // Metric names the console asks its Source for, with their Firehose (AWS/Firehose) meaning.
 const (
 	IncomingBytes        = "IncomingBytes"              // Sum per minute
@@ -117,8 +153,10 @@ type Source interface {
 	// no such stream.
 	Describe(name string) (json.RawMessage, bool)
 	// Series returns the per-minute values of a metric of a stream from since on, oldest
-	// first; minutes without a value may be left out.
-	Series(name, metric string, since time.Time) []Point
+	// first; minutes without a value may be left out. In a cluster the values are every
+	// node's; when some node's share could not be read, Series returns this node's share with
+	// an error, an [*IncompleteError] when it knows which nodes are missing.
+	Series(ctx context.Context, name, metric string, since time.Time) ([]Point, error)
 	// Objects returns at most limit of the objects last delivered, latest first.
 	Objects(name string, limit int) []Object
 	// Failures returns at most limit of the latest failures, latest first.
@@ -131,6 +169,9 @@ type Source interface {
 	// or an MSK topic, or false when the stream has no running reader (DirectPut streams
 	// never have one).
 	SourceStatus(name string) (SourceStatus, bool)
+	// Cluster returns the nodes of the cluster and which node delivers which stream, or false
+	// on a single node.
+	Cluster() (Cluster, bool)
 }
 
 // Handler serves the console page under /console/ and its JSON API under /console/api/.

@@ -1,7 +1,9 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -18,6 +20,9 @@ type fakeSource struct {
 	journal  JournalSpace
 	memory   MemoryBudget
 	sources  map[string]SourceStatus
+	cluster  *Cluster // nil on a single node
+	// seriesErr, when set, is returned by Series with the points (this node's share).
+	seriesErr error
 }
 
 var _ Source = (*fakeSource)(nil)
@@ -45,7 +50,7 @@ func (f *fakeSource) Describe(name string) (json.RawMessage, bool) {
 	return d, ok
 }
 
-func (f *fakeSource) Series(name, metric string, since time.Time) []Point {
+func (f *fakeSource) Series(_ context.Context, name, metric string, since time.Time) ([]Point, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []Point
@@ -54,7 +59,33 @@ func (f *fakeSource) Series(name, metric string, since time.Time) []Point {
 			out = append(out, p)
 		}
 	}
-	return out
+	return out, f.seriesErr
+}
+
+func (f *fakeSource) Cluster() (Cluster, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cluster == nil {
+		return Cluster{}, false
+	}
+	c := *f.cluster
+	c.Nodes = slices.Clone(c.Nodes)
+	c.Owners = maps.Clone(c.Owners)
+	return c, true
+}
+
+// clustered makes the source a node of a cluster.
+func (f *fakeSource) clustered(c Cluster) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cluster = &c
+}
+
+// failReads makes Series fail with err (nil: succeed again).
+func (f *fakeSource) failReads(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seriesErr = err
 }
 
 func (f *fakeSource) Objects(name string, limit int) []Object {

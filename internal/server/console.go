@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/api"
@@ -46,10 +48,13 @@ func (c consoleSource) Describe(name string) (json.RawMessage, bool) {
 	return b, err == nil
 }
 
-func (c consoleSource) Series(name, metric string, since time.Time) []console.Point {
-	dps, err := c.s.read.Series(context.Background(), name, metric, since)
-	if err != nil { // a node did not answer (logged and counted): this node's share
+// Series reads every node's share of a metric; when a node does not answer (logged and
+// counted by the reader), it returns this node's share and says which nodes are missing.
+func (c consoleSource) Series(ctx context.Context, name, metric string, since time.Time) ([]console.Point, error) {
+	dps, err := c.s.read.Series(ctx, name, metric, since)
+	if err != nil {
 		dps = c.s.metrics.Series(name, metric, since)
+		err = &console.IncompleteError{Nodes: missingNodes(err), Err: err}
 	}
 	out := make([]console.Point, len(dps))
 	for i, d := range dps {
@@ -59,7 +64,49 @@ func (c consoleSource) Series(name, metric string, since time.Time) []console.Po
 		}
 		out[i] = console.Point{Time: d.Timestamp, Value: v}
 	}
+	return out, err
+}
+
+// missingNodes names the nodes a failed cluster-wide read missed. The reader (metrics/peers)
+// joins one error per node, each "node NAME: …"; TestConsoleSeriesIncomplete holds it to that.
+func missingNodes(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		if m, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range m.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if rest, ok := strings.CutPrefix(e.Error(), "node "); ok {
+			if name, _, ok := strings.Cut(rest, ": "); ok {
+				out = append(out, name)
+				return
+			}
+		}
+		if x := errors.Unwrap(e); x != nil {
+			walk(x)
+		}
+	}
+	walk(err)
 	return out
+}
+
+// Cluster shows the nodes the lease manager knows and which node delivers which stream.
+func (c consoleSource) Cluster() (console.Cluster, bool) {
+	if c.s.leases == nil {
+		return console.Cluster{}, false
+	}
+	st := c.s.leases.Status()
+	nodes := make([]console.Node, len(st.Nodes))
+	for i, n := range st.Nodes {
+		nodes[i] = console.Node{Name: n.Name, Addr: n.Addr, Started: n.Started, Live: n.Live}
+	}
+	return console.Cluster{
+		Node: c.s.journal.Node(), Replicas: c.s.cfg.Journal.Cluster.Replicas,
+		Nodes: nodes, Owners: st.Owners,
+	}, true
 }
 
 func (c consoleSource) Objects(name string, limit int) []console.Object {

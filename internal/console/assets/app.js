@@ -120,6 +120,59 @@ function timeCell(t, now) {
   return h('td', { class: 'time', title: fmt.dateTime(d) }, h('span', { class: 'clock' }, fmt.clock(d)), h('span', { class: 'ago' }, fmt.ago(d, now)));
 }
 
+// ---- the cluster ----
+
+// nodeBadge shows whether a node's heartbeat was seen in the last round.
+function nodeBadge(n) {
+  return n.live
+    ? h('span', { class: 'badge tone-ok', 'data-live': 'true' }, h('span', { class: 'badge-dot' }), 'live')
+    : h('span', { class: 'badge tone-bad', 'data-live': 'false' }, h('span', { class: 'badge-dot' }), 'down');
+}
+
+// nodeNamed finds a node of the cluster by name; a node the cluster does not list is down.
+function nodeNamed(cluster, name) {
+  return cluster.nodes?.find((n) => n.name === name) ?? { name, live: false, streams: 0 };
+}
+
+// deliveredBy shows the node that delivers a stream: its name, marked when it is this node,
+// and flagged when it is down.
+function deliveredBy(cluster, name) {
+  if (!name) return h('span', { class: 'muted' }, 'no node yet');
+  const n = nodeNamed(cluster, name);
+  return h('span', { class: 'node-ref', 'data-node': name },
+    h('span', { class: 'mono' }, name),
+    n.self ? h('span', { class: 'chip' }, 'this node') : null,
+    n.live ? null : nodeBadge(n));
+}
+
+// clusterPanel lists the nodes of a cluster: live or down, address, uptime, streams delivered.
+function clusterPanel(c, now) {
+  const nodes = c.nodes ?? [];
+  const live = nodes.filter((n) => n.live).length;
+  return [
+    h('header', { class: 'card-head' }, h('h2', {}, 'Cluster'),
+      h('span', { class: 'count' }, `${nodes.length} ${nodes.length === 1 ? 'node' : 'nodes'} · ${live} live · ${c.replicas} ${c.replicas === 1 ? 'replica' : 'replicas'}`)),
+    h('table', { class: 'table nodes' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Node'), h('th', {}, 'Status'), h('th', {}, 'API address'), h('th', {}, 'Started'), h('th', { class: 'num' }, 'Streams delivered'))),
+      h('tbody', {}, nodes.map((n) => h('tr', { 'data-node': n.name, 'data-live': String(n.live) },
+        h('td', { class: 'name' }, h('span', { class: 'node-ref' }, h('span', { class: 'mono' }, n.name), n.self ? h('span', { class: 'chip' }, 'this node') : null)),
+        h('td', {}, nodeBadge(n)),
+        h('td', { class: 'mono' }, n.addr || h('span', { class: 'muted' }, 'unknown')),
+        n.started ? timeCell(n.started, now) : h('td', { class: 'muted' }, '—'),
+        h('td', { class: 'num', 'data-col': 'streams' }, fmt.count(n.streams)))))),
+  ];
+}
+
+// incompleteNotice tells that metrics hold only this node's share, or is null when they are whole.
+function incompleteNotice(inc, cluster) {
+  if (!inc) return null;
+  const nodes = inc.nodes ?? [];
+  const who = nodes.length === 0 ? 'some nodes' : `${nodes.length === 1 ? 'node' : 'nodes'} ${nodes.join(', ')}`;
+  const self = cluster?.node ? ` (${cluster.node})` : '';
+  return h('div', { class: 'notice', role: 'status', 'data-notice': 'incomplete', title: inc.error },
+    h('strong', {}, 'Incomplete metrics.'), ` Metrics of ${who} unavailable; showing this node’s share${self}.`);
+}
+
 // ---- the stream list ----
 
 // journalTile shows how full the journal is: what it holds of what it may hold before puts
@@ -151,10 +204,12 @@ class ListView {
     document.title = 'Delivery streams · Hydrant';
     this.sub = h('p', { class: 'page-sub' }, 'Loading…');
     this.tiles = h('div', { class: 'tiles' });
+    this.notice = h('div', { hidden: true });
+    this.cluster = h('section', { class: 'card', 'data-panel': 'cluster', hidden: true });
     this.body = h('div', { class: 'card table-card' });
     this.el = h('div', { class: 'page', 'data-view': 'list' },
       h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Delivery streams'), this.sub)),
-      this.tiles, this.body);
+      this.notice, this.tiles, this.cluster, this.body);
     this.poller = new Poller(() => this.refresh());
   }
 
@@ -176,6 +231,11 @@ class ListView {
       tile('Oldest undelivered data', fresh.length ? fmt.duration(Math.max(...fresh)) : '—', fresh.length ? 'worst data freshness' : 'nothing waiting'),
       journalTile(data.journal),
       memoryTile(data.memory));
+    const cl = data.cluster ?? null;
+    replace(this.notice, incompleteNotice(data.incomplete, cl));
+    this.notice.hidden = !data.incomplete;
+    this.cluster.hidden = !cl;
+    replace(this.cluster, cl ? clusterPanel(cl, now) : null);
     if (list.length === 0) {
       replace(this.body, empty('No delivery streams yet',
         'Create one with the AWS CLI, an SDK or the config file; it shows up here within seconds.',
@@ -190,11 +250,13 @@ class ListView {
       h('td', { class: 'num', 'data-col': 'records' }, fmt.rate(x.incomingRecordsPerSecond)),
       h('td', { class: 'num', 'data-col': 'bytes' }, fmt.bytes(x.incomingBytesPerSecond), h('span', { class: 'unit' }, '/s')),
       h('td', { class: `num ${freshnessTone(x.freshnessSeconds)}`, 'data-col': 'freshness' }, fmt.duration(x.freshnessSeconds)),
+      cl ? h('td', { 'data-col': 'node' }, deliveredBy(cl, x.deliveredBy)) : null,
       h('td', { class: 'trend' }, sparkline(x.trend ?? []))));
     replace(this.body, h('table', { class: 'table streams' },
       h('thead', {}, h('tr', {},
         h('th', {}, 'Name'), h('th', {}, 'Status'), h('th', {}, 'Source'), h('th', {}, 'Destination'),
         h('th', { class: 'num' }, 'Records/s'), h('th', { class: 'num' }, 'Bytes/s'), h('th', { class: 'num' }, 'Freshness'),
+        cl ? h('th', {}, 'Delivered by') : null,
         h('th', { class: 'trend' }, 'Bytes in, 30 min'))),
       h('tbody', {}, rows)));
   }
@@ -349,6 +411,16 @@ function sourcePanel(src, streamType, now) {
   ];
 }
 
+// deliveredTile shows the node that delivers a stream, with its address.
+function deliveredTile(cluster, name) {
+  const n = name ? nodeNamed(cluster, name) : null;
+  const note = !n ? 'waiting for a node to take it' : `${n.live ? 'live' : 'down'}${n.addr ? ` · ${n.addr}` : ''}`;
+  return h('div', { class: 'tile', 'data-tile': 'node' },
+    h('div', { class: 'tile-label' }, 'Delivered by'),
+    h('div', { class: 'tile-value' }, deliveredBy(cluster, name)),
+    h('div', { class: `tile-note${n && !n.live ? ' bad' : ''}` }, note));
+}
+
 const failureTone = { delivery: 'bad', processing: 'warn', partitioning: 'violet' };
 
 class StreamView {
@@ -362,6 +434,7 @@ class StreamView {
     this.tiles = h('div', { class: 'tiles' });
     this.facts = h('dl', { class: 'facts' });
     this.alert = h('div', { hidden: true });
+    this.notice = h('div', { hidden: true });
     this.sourceState = h('span', { class: 'count' });
     this.sourceBody = h('div', { class: 'card-body' });
     this.source = h('section', { class: 'card source', 'data-panel': 'source', hidden: true },
@@ -388,6 +461,7 @@ class StreamView {
     this.failCount = h('span', { class: 'count' });
     this.content = h('div', { class: 'stream-content' },
       this.alert,
+      this.notice,
       this.tiles,
       this.source,
       h('section', { class: 'card config' },
@@ -438,11 +512,16 @@ class StreamView {
 
     const sums = {};
     for (const sr of metrics.series) sums[sr.metric] = sr.points.reduce((a, p) => a + (p.value ?? 0), 0);
+    const cl = detail.cluster ?? null;
+    const inc = detail.incomplete ?? metrics.incomplete;
+    replace(this.notice, incompleteNotice(inc, cl));
+    this.notice.hidden = !inc;
     replace(this.tiles,
       tile('Incoming records', h('span', {}, fmt.rate(st.incomingRecordsPerSecond), h('small', {}, ' /s')), 'last minute'),
       tile('Incoming bytes', h('span', {}, fmt.bytes(st.incomingBytesPerSecond), h('small', {}, ' /s')), 'last minute'),
       tile('Data freshness', h('span', { class: freshnessTone(st.freshnessSeconds) }, fmt.duration(st.freshnessSeconds)), 'oldest undelivered record'),
-      tile('Delivered, last hour', fmt.bytes(sums['DeliveryToS3.Bytes'] ?? 0), `${fmt.count(sums['DeliveryToS3.Records'] ?? 0)} records`));
+      tile('Delivered, last hour', fmt.bytes(sums['DeliveryToS3.Bytes'] ?? 0), `${fmt.count(sums['DeliveryToS3.Records'] ?? 0)} records`),
+      cl ? deliveredTile(cl, st.deliveredBy) : null);
 
     const src = detail.source ?? null;
     this.source.hidden = !src && !sourceTypes.has(st.type);
