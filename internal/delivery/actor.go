@@ -981,15 +981,15 @@ func (a *actor) failObject(o *object, code string, cause error, attempts int) {
 			if !r.Whole {
 				ident = r.IDs[k]
 			}
-			var doc []byte
-			if batch {
-				doc = endpointErrorDocument(p.record(i), p.arrivals[ri], docCode, errorMessage(cause), attempts, now, subsequence(ident), a.recordID(r.Seq, ident))
-			} else {
-				doc = processor.ErrorDocument(processor.Failure{
-					Raw:  processor.Record{Data: p.record(i), Arrival: p.arrivals[ri], ID: a.recordID(r.Seq, ident)},
-					Code: docCode, Message: cause.Error(), Attempts: 1, At: now,
-				})
+			f := processor.Failure{
+				Raw:  processor.Record{Data: p.record(i), Arrival: p.arrivals[ri], ID: a.recordID(r.Seq, ident)},
+				Code: docCode, Message: cause.Error(), Attempts: 1, At: now,
 			}
+			if batch {
+				f.Message, f.Attempts = errorMessage(cause), attempts
+				f.Delivery = &processor.DeliveryFailure{Subsequence: subsequence(ident), DataID: f.Raw.ID}
+			}
+			doc := processor.ErrorDocument(f)
 			cur.b.add(e, r.Seq, false, ident, doc, p.arrivals[ri], now)
 			i++
 		}

@@ -1,9 +1,7 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -234,29 +232,6 @@ func (a *actor) send(ctx context.Context, o *object) writeDone {
 		}
 		waited += d
 	}
-}
-
-// endpointErrorDocument is the error output line of a record an endpoint did not take:
-// {"attemptsMade","arrivalTimestamp","errorCode","errorMessage","attemptEndingTimestamp",
-// "rawData","subsequenceNumber","dataId"} and a newline.
-func endpointErrorDocument(data []byte, arrival time.Time, code, message string, attempts int, at time.Time, sub uint64, dataID string) []byte {
-	if data == nil {
-		data = []byte{}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(struct { // the struct always encodes
-		AttemptsMade           int    `json:"attemptsMade"`
-		ArrivalTimestamp       int64  `json:"arrivalTimestamp"`
-		ErrorCode              string `json:"errorCode"`
-		ErrorMessage           string `json:"errorMessage"`
-		AttemptEndingTimestamp int64  `json:"attemptEndingTimestamp"`
-		RawData                []byte `json:"rawData"`
-		SubsequenceNumber      uint64 `json:"subsequenceNumber"`
-		DataID                 string `json:"dataId"`
-	}{attempts, arrival.UnixMilli(), code, message, at.UnixMilli(), data, sub, dataID})
-	return buf.Bytes()
 }
 
 // subsequence returns the de-aggregated sub-record number of an identity: 0 for a record as

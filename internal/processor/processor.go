@@ -57,6 +57,17 @@ type Failure struct {
 	// OutputType is the !{firehose:error-output-type} value:
 	// OutputProcessingFailed or OutputDecompressionFailed.
 	OutputType string
+	// Delivery, when set, makes the document a delivery failure's (an HTTP endpoint's): it
+	// then carries subsequenceNumber and dataId.
+	Delivery *DeliveryFailure
+}
+
+// DeliveryFailure is what the error document of a record a destination did not take adds.
+type DeliveryFailure struct {
+	// Subsequence is the de-aggregated sub-record's number (0 for a record as put).
+	Subsequence uint64
+	// DataID identifies the record (its journal record id).
+	DataID string
 }
 
 // The error output types of processing failures.

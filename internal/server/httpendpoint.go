@@ -113,12 +113,7 @@ func withHTTPDefaults(c api.HttpEndpointDestinationConfiguration) api.HttpEndpoi
 		c.CloudWatchLoggingOptions = &api.CloudWatchLoggingOptions{Enabled: ptr(false)}
 	}
 	if c.S3Configuration != nil {
-		b := withS3Defaults(*fromLegacyS3(c.S3Configuration))
-		c.S3Configuration = &api.S3DestinationConfiguration{
-			RoleARN: b.RoleARN, BucketARN: b.BucketARN, Prefix: b.Prefix, ErrorOutputPrefix: b.ErrorOutputPrefix,
-			BufferingHints: b.BufferingHints, CompressionFormat: b.CompressionFormat,
-			EncryptionConfiguration: b.EncryptionConfiguration, CloudWatchLoggingOptions: b.CloudWatchLoggingOptions,
-		}
+		c.S3Configuration = withLegacyS3Defaults(c.S3Configuration)
 	}
 	return c
 }

@@ -142,7 +142,9 @@ func TestHTTPEndpointValidation(t *testing.T) {
 		}, ""},
 		{"size over 64", strict, func(c *types.HttpEndpointDestinationConfiguration) { c.BufferingHints.SizeInMBs = aws.Int32(65) },
 			"ValidationException: 1 validation error detected: Value '65' at 'httpEndpointDestinationConfiguration.bufferingHints.sizeInMBs' failed to satisfy constraint: Member must have value less than or equal to 64"},
-		{"interval over 900", strict, func(c *types.HttpEndpointDestinationConfiguration) { c.BufferingHints.IntervalInSeconds = aws.Int32(901) },
+		{"interval over 900", strict, func(c *types.HttpEndpointDestinationConfiguration) {
+			c.BufferingHints.IntervalInSeconds = aws.Int32(901)
+		},
 			"ValidationException: 1 validation error detected: Value '901' at 'httpEndpointDestinationConfiguration.bufferingHints.intervalInSeconds' failed to satisfy constraint: Member must have value less than or equal to 900"},
 		{"retry over 7200", strict, func(c *types.HttpEndpointDestinationConfiguration) {
 			c.RetryOptions = &types.HttpEndpointRetryOptions{DurationInSeconds: aws.Int32(7201)}
@@ -174,12 +176,7 @@ func TestHTTPEndpointValidation(t *testing.T) {
 // TestHTTPEndpointFailuresGoToTheBackupBucket sends to a receiver that fails in each way and
 // reads the error documents back from MinIO; AllData keeps every record there too.
 func TestHTTPEndpointFailuresGoToTheBackupBucket(t *testing.T) {
-	m := testenv.StartMinIO(t)
-	ts := startServer(t, "", func(c *Config) {
-		c.ObjectStore = StoreS3
-		c.S3.Endpoint = m.Endpoint()
-		c.S3.Region = "us-east-1"
-		c.S3.AccessKeyID, c.S3.SecretAccessKey = m.AccessKey(), m.SecretKey()
+	ts, m := startWithMinIO(t, func(c *Config) {
 		c.HTTPEndpoint.AllowPlainHTTP = true
 		c.HTTPEndpoint.RequestTimeout = Duration(300 * time.Millisecond)
 	})

@@ -21,16 +21,17 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/testenv"
 )
 
-// startWithMinIO runs a server whose buckets all live in a fresh MinIO.
-func startWithMinIO(t *testing.T) (*testServer, *testenv.MinIO) {
+// startWithMinIO runs a server whose buckets all live in a fresh MinIO; mutate changes the
+// rest of its configuration.
+func startWithMinIO(t *testing.T, mutate ...func(*Config)) (*testServer, *testenv.MinIO) {
 	t.Helper()
 	m := testenv.StartMinIO(t)
-	ts := startServer(t, "", func(c *Config) {
+	ts := startServer(t, "", append([]func(*Config){func(c *Config) {
 		c.ObjectStore = StoreS3
 		c.S3.Endpoint = m.Endpoint()
 		c.S3.Region = "us-east-1"
 		c.S3.AccessKeyID, c.S3.SecretAccessKey = m.AccessKey(), m.SecretKey()
-	})
+	}}, mutate...)...)
 	return ts, m
 }
 

@@ -236,14 +236,20 @@ func withS3Defaults(c api.ExtendedS3DestinationConfiguration) api.ExtendedS3Dest
 		}
 	}
 	if c.S3BackupConfiguration != nil {
-		b := withS3Defaults(*fromLegacyS3(c.S3BackupConfiguration))
-		c.S3BackupConfiguration = &api.S3DestinationConfiguration{
-			RoleARN: b.RoleARN, BucketARN: b.BucketARN, Prefix: b.Prefix, ErrorOutputPrefix: b.ErrorOutputPrefix,
-			BufferingHints: b.BufferingHints, CompressionFormat: b.CompressionFormat,
-			EncryptionConfiguration: b.EncryptionConfiguration, CloudWatchLoggingOptions: b.CloudWatchLoggingOptions,
-		}
+		c.S3BackupConfiguration = withLegacyS3Defaults(c.S3BackupConfiguration)
 	}
 	return c
+}
+
+// withLegacyS3Defaults returns an S3DestinationConfiguration (a backup's, an HTTP endpoint's)
+// with the members AWS reports filled in.
+func withLegacyS3Defaults(c *api.S3DestinationConfiguration) *api.S3DestinationConfiguration {
+	b := withS3Defaults(*fromLegacyS3(c))
+	return &api.S3DestinationConfiguration{
+		RoleARN: b.RoleARN, BucketARN: b.BucketARN, Prefix: b.Prefix, ErrorOutputPrefix: b.ErrorOutputPrefix,
+		BufferingHints: b.BufferingHints, CompressionFormat: b.CompressionFormat,
+		EncryptionConfiguration: b.EncryptionConfiguration, CloudWatchLoggingOptions: b.CloudWatchLoggingOptions,
+	}
 }
 
 // describeS3 renders a stored S3 destination as Describe returns it: the ExtendedS3
