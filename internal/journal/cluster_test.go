@@ -151,10 +151,12 @@ func TestClusterPeerRequests(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	release, entered := make(chan struct{}), make(chan struct{}, MaxPeerRequests)
-	if err := js[1].Serve(ctx, "echo", func(_ context.Context, req []byte) ([]byte, error) {
+	if err := js[1].Serve(ctx, "echo", MaxPeerRequests, func(_ context.Context, req []byte) ([]byte, error) {
 		switch string(req) {
 		case "fail":
 			return nil, errors.New("no such thing")
+		case "full":
+			return nil, fmt.Errorf("append: %w", ErrFull)
 		case "block":
 			entered <- struct{}{}
 			<-release
@@ -181,7 +183,10 @@ func TestClusterPeerRequests(t *testing.T) {
 	if _, err := ask("fail"); !errors.Is(err, ErrPeerFailed) || !strings.Contains(err.Error(), "no such thing") {
 		t.Errorf("Ask of a failing handler = %v, want ErrPeerFailed with its message", err)
 	}
-	if _, err := js[0].Ask(ctx, "n9", "echo", nil); !errors.Is(err, nats.ErrNoResponders) {
+	if _, err := ask("full"); !errors.Is(err, ErrFull) {
+		t.Errorf("Ask of a handler failing with ErrFull = %v, want ErrFull across the nodes", err)
+	}
+	if _, err := js[0].Ask(ctx, "n9", "echo", nil); !errors.Is(err, ErrPeerAbsent) {
 		t.Errorf("Ask of an unknown node = %v, want no responders", err)
 	}
 	// MaxPeerRequests blocked requests fill the node; the next one is refused at once.

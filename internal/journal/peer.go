@@ -14,11 +14,15 @@ import (
 // rpcPrefix starts every subject of a request between nodes.
 const rpcPrefix = "hydrant.rpc."
 
-// errorHeader carries, on an answer, the serving node's error instead of a body.
-const errorHeader = "Hydrant-Error"
+// errorHeader carries, on an answer, the serving node's error instead of a body; codeHeader the
+// identity of that error when it has one (peerCodes).
+const (
+	errorHeader = "Hydrant-Error"
+	codeHeader  = "Hydrant-Error-Code"
+)
 
-// MaxPeerRequests bounds the requests of one kind a node serves at once; a request beyond it is
-// answered at once with ErrPeerBusy.
+// MaxPeerRequests is the usual bound on the requests of one kind a node serves at once (Serve);
+// a request beyond it is answered at once with ErrPeerBusy.
 const MaxPeerRequests = 4
 
 // Errors of requests between nodes.
@@ -30,7 +34,22 @@ var (
 	ErrPeerFailed = errors.New("node answered with an error")
 	// ErrNotClustered reports a request between nodes made by a journal outside a cluster.
 	ErrNotClustered = errors.New("journal is not part of a cluster")
+	// ErrPeerAbsent reports that no node of the name listens for the kind of request: it was
+	// certainly not served.
+	ErrPeerAbsent = errors.New("no such node listening")
+	// ErrPeerDeclined is returned by a handler that does not take the request (it is no longer
+	// that node's to serve); the asker can do the work itself.
+	ErrPeerDeclined = errors.New("node declined the request")
 )
+
+// peerCodes are the errors whose identity crosses between nodes: Ask's error wraps the same
+// sentinel as the handler's did.
+var peerCodes = map[string]error{
+	"busy":      ErrPeerBusy,
+	"declined":  ErrPeerDeclined,
+	"full":      ErrFull,
+	"no-stream": ErrNoStream,
+}
 
 // PeerHandler answers one request of a kind; it runs in its own goroutine, under the context of
 // the Serve call.
@@ -41,12 +60,12 @@ func rpcSubject(kind, node string) string {
 }
 
 // Serve answers the requests of kind that other nodes send this node with Ask, until ctx ends.
-// At most MaxPeerRequests run at once.
-func (j *Journal) Serve(ctx context.Context, kind string, h PeerHandler) error {
+// At most limit run at once.
+func (j *Journal) Serve(ctx context.Context, kind string, limit int, h PeerHandler) error {
 	if !j.Clustered() {
 		return ErrNotClustered
 	}
-	slots := make(chan struct{}, MaxPeerRequests)
+	slots := make(chan struct{}, max(limit, 1))
 	sub, err := j.nc.Subscribe(rpcSubject(kind, j.Node()), func(m *nats.Msg) {
 		select {
 		case slots <- struct{}{}:
@@ -78,6 +97,11 @@ func (j *Journal) answer(m *nats.Msg, out []byte, err error) {
 	r := nats.NewMsg(m.Reply)
 	if err != nil {
 		r.Header.Set(errorHeader, err.Error())
+		for code, sentinel := range peerCodes {
+			if errors.Is(err, sentinel) {
+				r.Header.Set(codeHeader, code)
+			}
+		}
 	} else {
 		r.Data = out
 	}
@@ -86,20 +110,24 @@ func (j *Journal) answer(m *nats.Msg, out []byte, err error) {
 	}
 }
 
-// Ask sends a request of kind to node and returns its answer. The error wraps ErrPeerBusy or
-// ErrPeerFailed when the node answered with one, and nats.ErrNoResponders when no node of that
-// name listens.
+// Ask sends a request of kind to node and returns its answer. When the node answered with an
+// error, Ask's wraps ErrPeerBusy, ErrPeerDeclined, ErrFull or ErrNoStream when the node's did, else
+// ErrPeerFailed; it wraps ErrPeerAbsent when no node of that name listens (then the request was
+// certainly not served).
 func (j *Journal) Ask(ctx context.Context, node, kind string, req []byte) ([]byte, error) {
 	if !j.Clustered() {
 		return nil, ErrNotClustered
 	}
 	m, err := j.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: rpcSubject(kind, node), Data: req})
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, fmt.Errorf("ask node %s (%s): %w: %w", node, kind, ErrPeerAbsent, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ask node %s (%s): %w", node, kind, err)
 	}
 	if e := m.Header.Get(errorHeader); e != "" {
-		if e == ErrPeerBusy.Error() {
-			return nil, fmt.Errorf("ask node %s (%s): %w", node, kind, ErrPeerBusy)
+		if sentinel, ok := peerCodes[m.Header.Get(codeHeader)]; ok {
+			return nil, fmt.Errorf("ask node %s (%s): %w: %s", node, kind, sentinel, e)
 		}
 		return nil, fmt.Errorf("ask node %s (%s): %w: %s", node, kind, ErrPeerFailed, e)
 	}

@@ -259,6 +259,23 @@ func (m *Manager) Owns(stream string) bool {
 	return m.owns[stream]
 }
 
+// Owner returns the live node that held the lease of stream in the last round ("" and false
+// when none did). It is cheap enough to ask on every put.
+func (m *Manager) Owner(stream string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.status.Owners[stream]
+	if !ok {
+		return "", false
+	}
+	for _, info := range m.status.Nodes {
+		if info.Name == n {
+			return n, info.Live
+		}
+	}
+	return "", false
+}
+
 // Status returns what the Manager saw in its last round.
 func (m *Manager) Status() Status {
 	m.mu.Lock()

@@ -36,7 +36,7 @@ func (l localMetrics) List(_ context.Context, namespace, metricName string, dims
 // clusterMetrics makes this node answer other nodes' metric reads and returns the reader that
 // merges every live node's share.
 func (s *Server) clusterMetrics(ctx context.Context) (*peers.Reader, error) {
-	if err := s.journal.Serve(ctx, peers.Kind, peers.Serve(s.metrics)); err != nil {
+	if err := s.journal.Serve(ctx, peers.Kind, journal.MaxPeerRequests, peers.Serve(s.metrics)); err != nil {
 		return nil, err
 	}
 	r := peers.New(s.metrics, s.journal, s.livePeers, 0, s.log.With("part", "metrics"))

@@ -98,10 +98,46 @@ func TestClusterFinishesAnOrphanedTransition(t *testing.T) {
 	start := time.Now()
 	waitEverywhere(t, nodes, "orphan", string(api.StatusActive), 20*time.Second)
 	t.Logf("an orphaned CREATING stream was ACTIVE on every node %.1f s later", time.Since(start).Seconds())
-	if _, err := nodes[2].client.PutRecord(ctx, &firehose.PutRecordInput{
-		DeliveryStreamName: aws.String("orphan"), Record: &types.Record{Data: []byte("x\n")},
-	}); err != nil {
-		t.Errorf("put to the finished stream: %v", err)
+
+	// Puts through every node are appended by the node that delivers the stream.
+	var owner *testServer
+	for deadline := time.Now().Add(10 * time.Second); owner == nil; time.Sleep(50 * time.Millisecond) {
+		for _, ts := range nodes {
+			if ts.srv.leases.Owns("orphan") {
+				owner = ts
+			}
+		}
+		if owner == nil && time.Now().After(deadline) {
+			t.Fatal("no node delivers the finished stream")
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, live := nodes[0].srv.leases.Owner("orphan"); live {
+			break // every node's last round has seen the owner
+		} else if time.Now().After(deadline) {
+			t.Fatal("n1 does not know who delivers the stream")
+		}
+	}
+	time.Sleep(2500 * time.Millisecond) // one more lease round, for the other nodes
+	for _, ts := range nodes {
+		for range 3 {
+			if _, err := ts.client.PutRecord(ctx, &firehose.PutRecordInput{
+				DeliveryStreamName: aws.String("orphan"), Record: &types.Record{Data: []byte("x\n")},
+			}); err != nil {
+				t.Errorf("put to the finished stream through %s: %v", ts.srv.journal.Node(), err)
+			}
+		}
+	}
+	for _, ts := range nodes {
+		a := &ts.srv.appends
+		got := [4]uint64{a.forwarded.Load(), a.fellBack.Load(), a.failed.Load(), a.served.Load()}
+		want := [4]uint64{3, 0, 0, 0}
+		if ts == owner {
+			want = [4]uint64{0, 0, 0, 6}
+		}
+		if got != want {
+			t.Errorf("%s: puts forwarded, fell back, failed, served = %v, want %v", ts.srv.journal.Node(), got, want)
+		}
 	}
 
 	if _, err := nodes[1].srv.cat.Update(ctx, "made", func(st *catalog.Stream) error {

@@ -106,7 +106,7 @@ func (s *Server) append(ctx context.Context, pb *shape.PutBatch) (journal.Positi
 	if s.faults.throttle(st.Name) {
 		return journal.Position{}, false, api.Errorf(api.CodeServiceUnavailable, "Slow down.")
 	}
-	pos, err := s.journal.Append(ctx, st.Name, s.now(), pb.Records)
+	pos, err := s.appendRecords(ctx, st.Name, s.now(), pb.Records)
 	switch {
 	case errors.Is(err, journal.ErrFull):
 		if ok, suppressed := s.refusals.allow(st.Name); ok {

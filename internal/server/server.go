@@ -65,6 +65,8 @@ type Server struct {
 	rec      delivery.Recorder // the store, or nothing with MetricsOff
 	faults   *faultTable
 
+	appends appendCounters // puts sent to and taken from other nodes (appends.go)
+
 	srcs sources // the readers of Kinesis and Kafka sources
 	// leases decides which node delivers each stream; nil on a single node (cluster.go).
 	leases *lease.Manager
@@ -221,6 +223,9 @@ func (s *Server) run(ctx context.Context) error {
 	if j.Clustered() {
 		if s.read, err = s.clusterMetrics(runCtx); err != nil {
 			return fmt.Errorf("serve metrics to the cluster: %w", err)
+		}
+		if err := s.serveAppends(runCtx); err != nil {
+			return fmt.Errorf("serve other nodes' puts: %w", err)
 		}
 	}
 	s.journalGauges()
