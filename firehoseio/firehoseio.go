@@ -4,9 +4,10 @@
 // github.com/hydrant-dev/hydrant/pkg/producer: each batch is split into calls within the
 // service limits (500 records, 4 MiB), and only the entries that came back with an
 // ErrorCode are resent, up to MaxTrials attempts per record. The records that still
-// failed are Write's output, one FailedRecord each, so that the pipeline decides what
-// to do with them — the semantics of the Python connector firehose_pyio's
-// WriteToFirehose (jsonify, multiline, max_trials).
+// failed are Write's output, each as a KV of the original record (typed as in the input)
+// and its FailedRecord, so that the pipeline decides what to do with them — the
+// semantics of the Python connector firehose_pyio's WriteToFirehose (jsonify,
+// multiline, max_trials), whose output is the failed records.
 //
 // Elements of the input are batches, not records: a slice of records ([]string,
 // [][]byte, []T), a KV whose value is such a slice (the output of
@@ -14,10 +15,16 @@
 // PCollection<KV<K, V>> straight out of beam.GroupByKey (the values of a key are one
 // batch). Batch turns a PCollection of single records into batches.
 //
+// Jsonify encodes records as Python's json.dumps does (", " and ": " separators,
+// non-ASCII escaped, Python's float repr), byte for byte what the Python connector
+// sends; CompactJSON selects encoding/json's compact form instead.
+//
 // The transform holds only serializable settings (stream name, options, endpoint,
-// region); each worker builds its Firehose client in the DoFn's Setup with the AWS
-// SDK's default configuration chain (environment, shared config files, web identity,
-// container and instance roles), so credentials never travel with the pipeline.
+// region, and the Profile or Credentials options when given); each worker builds its
+// Firehose client in the DoFn's Setup with the AWS SDK's default configuration chain
+// (environment, shared config files, web identity, container and instance roles)
+// unless those options say otherwise, and checks there that the stream exists and is
+// ACTIVE, failing the pipeline with an error naming it (CheckStream(false) skips this).
 //
 // Delivery is at least once: a bundle that fails after some records were acknowledged
 // is retried by the runner, and its acknowledged records are sent again.
@@ -44,9 +51,16 @@ var ErrUnsupportedElement = errors.New("unsupported element type")
 // ErrInvalidOption is returned by TryWrite and TryBatch for an argument out of its bounds.
 var ErrInvalidOption = errors.New("invalid option")
 
-// FailedRecord is a record that Write could not deliver after MaxTrials attempts (or
-// never sent, when it is larger than Firehose's 1,000 KiB record limit). It is the
-// element type of Write's output.
+// ErrStreamNotFound and ErrStreamNotActive fail the pipeline, when the workers set up,
+// for a delivery stream that does not exist or is not ACTIVE (see CheckStream).
+var (
+	ErrStreamNotFound  = errors.New("delivery stream not found")
+	ErrStreamNotActive = errors.New("delivery stream not active")
+)
+
+// FailedRecord says why a record was not delivered: after MaxTrials attempts, or
+// never sent when it is larger than Firehose's 1,000 KiB record limit. Write's output
+// is PCollection<KV<R, FailedRecord>>, R being the record as it was in the input.
 type FailedRecord struct {
 	// Data is the record as it was sent: after Jsonify's JSON encoding and Multiline's
 	// "\n". Without those options it is the record's bytes unchanged.
@@ -70,18 +84,50 @@ type Option func(*settings)
 
 // settings are the options of one Write.
 type settings struct {
-	jsonify, multiline bool
-	maxTrials          int
-	endpoint, region   string
-	logLevel           slog.Level
+	jsonify, multiline, compact bool
+	checkStream                 bool
+	maxTrials                   int
+	endpoint, region, profile   string
+	creds                       staticCredentials
+	logLevel                    slog.Level
 }
 
 // Jsonify makes Write JSON-encode every record that is not a []byte, strings
-// included ("one" is sent as `"one"`, 1 as `1`, a struct as its encoding/json object),
-// like json.dumps in the Python connector. []byte records are sent unchanged.
-// Without it records must be []byte or string (or types whose kind is one of these);
-// other record types are rejected when the pipeline is built.
+// included ("one" is sent as `"one"`, 1 as `1`, a struct as an object), as json.dumps
+// in the Python connector, with the same bytes: separators ", " and ": ", characters
+// outside ASCII escaped as \uXXXX, floats as Python's repr (1.0, 1e+16, NaN), struct
+// fields in declaration order (encoding/json's tags apply), map keys sorted.
+// []byte records are sent unchanged. Without it records must be []byte or string (or
+// types whose kind is one of these); other record types are rejected when the
+// pipeline is built.
 func Jsonify(on bool) Option { return func(s *settings) { s.jsonify = on } }
+
+// CompactJSON makes Jsonify use encoding/json's compact form ({"id":1,"name":"é"}:
+// no spaces, UTF-8 unescaped, Go's number format) instead of Python's json.dumps form.
+func CompactJSON(on bool) Option { return func(s *settings) { s.compact = on } }
+
+// CheckStream turns the check of the stream off (false) or on (true, the default):
+// when each worker sets up, Write calls DescribeDeliveryStream and fails the pipeline
+// with ErrStreamNotFound or ErrStreamNotActive, naming the stream, unless it exists
+// and is ACTIVE, as the Python connector does. Turn it off for credentials that may
+// put records but not describe the stream (firehose:DescribeDeliveryStream).
+func CheckStream(on bool) Option { return func(s *settings) { s.checkStream = on } }
+
+// Credentials makes the workers sign with these static keys (the session token may be
+// empty) instead of the AWS default chain, like the Python connector's
+// aws_access_key_id, aws_secret_access_key and aws_session_token options. The keys
+// travel inside the pipeline with the other settings, to every worker; they are
+// printed and logged as "[redacted]" only. Prefer the default chain or Profile where the
+// workers have credentials of their own.
+func Credentials(accessKeyID, secretAccessKey, sessionToken string) Option {
+	return func(s *settings) {
+		s.creds = staticCredentials{AccessKeyID: secret(accessKeyID), SecretAccessKey: secret(secretAccessKey), SessionToken: secret(sessionToken)}
+	}
+}
+
+// Profile makes the workers use this profile of their shared AWS config and
+// credentials files (AWS_PROFILE's role), rather than the default one.
+func Profile(name string) Option { return func(s *settings) { s.profile = name } }
 
 // Multiline makes Write append "\n" to every record (after Jsonify), so that the
 // delivered objects are JSON Lines or CSV.
@@ -107,8 +153,9 @@ func Region(r string) Option { return func(s *settings) { s.region = r } }
 func LogLevel(l slog.Level) Option { return func(s *settings) { s.logLevel = l } }
 
 // Write sends the batches of col to the delivery stream streamName and returns the
-// records that could not be delivered, a PCollection<FailedRecord> (empty when every
-// record arrived). It panics when the pipeline is built if col's element type is not a
+// records that could not be delivered, a PCollection<KV<R, FailedRecord>> where R is the
+// type of the input's records (empty when every record arrived): beam.DropValue gives
+// the records to process again, beam.DropKey the reasons. It panics when the pipeline is built if col's element type is not a
 // batch (see the package documentation) or an option is out of bounds; TryWrite
 // returns that error instead.
 func Write(s beam.Scope, streamName string, col beam.PCollection, opts ...Option) beam.PCollection {
@@ -119,7 +166,7 @@ func Write(s beam.Scope, streamName string, col beam.PCollection, opts ...Option
 // ErrInvalidOption instead of panicking.
 func TryWrite(s beam.Scope, streamName string, col beam.PCollection, opts ...Option) (beam.PCollection, error) {
 	s = s.Scope("firehoseio.Write")
-	set := settings{maxTrials: DefaultMaxTrials, logLevel: slog.LevelWarn}
+	set := settings{maxTrials: DefaultMaxTrials, logLevel: slog.LevelWarn, checkStream: true}
 	for _, o := range opts {
 		o(&set)
 	}
@@ -129,18 +176,28 @@ func TryWrite(s beam.Scope, streamName string, col beam.PCollection, opts ...Opt
 	if set.maxTrials < 1 {
 		return beam.PCollection{}, fmt.Errorf("firehoseio.Write: %w: MaxTrials %d must be at least 1", ErrInvalidOption, set.maxTrials)
 	}
+	if err := set.creds.validate(); err != nil {
+		return beam.PCollection{}, fmt.Errorf("firehoseio.Write to %s: %w", streamName, err)
+	}
+	if set.creds.set() && set.profile != "" {
+		return beam.PCollection{}, fmt.Errorf("firehoseio.Write to %s: %w: give Credentials or Profile, not both", streamName, ErrInvalidOption)
+	}
 	sh, err := inspect(col.Type(), set.jsonify)
 	if err != nil {
 		return beam.PCollection{}, fmt.Errorf("firehoseio.Write to %s: %w", streamName, err)
 	}
 	w := writer{
-		Stream:    streamName,
-		Jsonify:   set.jsonify,
-		Multiline: set.multiline,
-		MaxTrials: set.maxTrials,
-		Endpoint:  set.endpoint,
-		Region:    set.region,
-		LogLevel:  int(set.logLevel),
+		Stream:      streamName,
+		Jsonify:     set.jsonify,
+		Multiline:   set.multiline,
+		CompactJSON: set.compact,
+		CheckStream: set.checkStream,
+		MaxTrials:   set.maxTrials,
+		Endpoint:    set.endpoint,
+		Region:      set.region,
+		LogLevel:    int(set.logLevel),
+		Profile:     set.profile,
+		Credentials: set.creds,
 	}
 	var fn any
 	switch sh {

@@ -73,16 +73,17 @@ func isBytes(t reflect.Type) bool {
 	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
 }
 
-// encoder turns records into the bytes sent to Firehose. It reuses one buffer for
-// JSON encoding; it is not safe for concurrent use.
+// encoder turns records into the bytes sent to Firehose. It reuses its buffers; it is
+// not safe for concurrent use.
 type encoder struct {
-	jsonify, multiline bool
-	buf                bytes.Buffer
-	enc                *json.Encoder
+	jsonify, multiline, compact bool
+	buf                         bytes.Buffer
+	enc                         *json.Encoder
+	py                          pyJSON
 }
 
-func newEncoder(jsonify, multiline bool) *encoder {
-	e := &encoder{jsonify: jsonify, multiline: multiline}
+func newEncoder(jsonify, multiline, compact bool) *encoder {
+	e := &encoder{jsonify: jsonify, multiline: multiline, compact: compact}
 	e.enc = json.NewEncoder(&e.buf)
 	e.enc.SetEscapeHTML(false)
 	return e
@@ -90,7 +91,8 @@ func newEncoder(jsonify, multiline bool) *encoder {
 
 // encode returns the data of one record: a []byte as is, a string as its bytes (or its
 // JSON encoding with Jsonify), anything else JSON-encoded with Jsonify and refused
-// without; then "\n" with Multiline. The result never aliases the record.
+// without; then "\n" with Multiline. The JSON is Python's json.dumps's, or
+// encoding/json's with CompactJSON. The result never aliases the record.
 func (e *encoder) encode(v any) ([]byte, error) {
 	switch r := v.(type) {
 	case []byte:
@@ -114,9 +116,16 @@ func (e *encoder) encode(v any) ([]byte, error) {
 			return nil, fmt.Errorf("%w: record of type %T is neither []byte nor string; use Jsonify(true)", ErrUnsupportedElement, v)
 		}
 	}
+	if !e.compact {
+		e.py.buf = e.py.buf[:0]
+		if err := e.py.encode(v); err != nil {
+			return nil, fmt.Errorf("encode record as JSON: %w", err)
+		}
+		return e.finish(e.py.buf), nil
+	}
 	e.buf.Reset()
 	if err := e.enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode record as JSON: %w", err)
+		return nil, fmt.Errorf("encode record as JSON: %w: %w", ErrNotJSON, err)
 	}
 	b := e.buf.Bytes()
 	return e.finish(b[:len(b)-1]), nil // Encode ends with "\n"
@@ -147,41 +156,4 @@ func (e *encoder) finishString(s string) []byte {
 		out = append(out, '\n')
 	}
 	return out
-}
-
-// encodeBatch encodes every record of a slice batch (a concrete slice such as
-// []string, or []any after a fused GroupIntoBatches). It fails before anything is
-// sent when one record cannot be encoded.
-func (e *encoder) encodeBatch(batch any) ([][]byte, error) {
-	switch b := batch.(type) {
-	case []string:
-		out := make([][]byte, len(b))
-		for i, r := range b {
-			d, err := e.encode(r)
-			if err != nil {
-				return nil, fmt.Errorf("record %d: %w", i, err)
-			}
-			out[i] = d
-		}
-		return out, nil
-	case [][]byte:
-		out := make([][]byte, len(b))
-		for i, r := range b {
-			out[i] = e.finish(r)
-		}
-		return out, nil
-	}
-	rv := reflect.ValueOf(batch)
-	if rv.Kind() != reflect.Slice {
-		return nil, fmt.Errorf("%w: batch of type %T is not a slice", ErrUnsupportedElement, batch)
-	}
-	out := make([][]byte, rv.Len())
-	for i := range out {
-		d, err := e.encode(rv.Index(i).Interface())
-		if err != nil {
-			return nil, fmt.Errorf("record %d: %w", i, err)
-		}
-		out[i] = d
-	}
-	return out, nil
 }

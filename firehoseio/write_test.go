@@ -24,9 +24,17 @@ import (
 func init() {
 	register.Function2x0(splitKV)
 	register.Emitter2[string, string]()
-	register.Function1x1(summary)
+	register.Function2x1(summary)
+	register.Function2x1(eventSummary)
+	register.Function1x2(keyStrings)
+	register.Function1x2(keyInts)
 	beam.RegisterType(reflect.TypeOf((*event)(nil)).Elem())
 }
+
+// keyStrings and keyInts key a batch, as the Python test's tuples (1, [...]), (2, [...]).
+func keyStrings(b []string) (int, []string) { return 1, b }
+
+func keyInts(b []int) (int, []int) { return 2, b }
 
 // splitKV turns "1:one" into KV("1", "one"). (GroupIntoBatches wants a key coder that
 // Beam Go knows to be deterministic; int's is not.)
@@ -35,9 +43,14 @@ func splitKV(s string, emit func(string, string)) {
 	emit(k, v)
 }
 
-// summary is a FailedRecord in one comparable line.
-func summary(f firehoseio.FailedRecord) string {
-	return fmt.Sprintf("%s %s %d", f.Data, f.ErrorCode, f.Attempts)
+// summary is a failed record and its FailedRecord in one comparable line.
+func summary(r string, f firehoseio.FailedRecord) string {
+	return fmt.Sprintf("%s: %s %s %d", r, f.Data, f.ErrorCode, f.Attempts)
+}
+
+// eventSummary is summary for event records.
+func eventSummary(e event, f firehoseio.FailedRecord) string {
+	return fmt.Sprintf("%d/%s: %s %s %d", e.ID, e.Name, f.Data, f.ErrorCode, f.Attempts)
 }
 
 // event is a struct record, sent with Jsonify.
@@ -113,13 +126,22 @@ func TestWrite(t *testing.T) {
 			want: []string{"a,1\nb,2\n"},
 		},
 		{
-			name: "structs as JSON lines",
+			name: "structs as JSON lines, as Python's json.dumps",
 			build: func(s beam.Scope, stream string, opts ...firehoseio.Option) beam.PCollection {
-				col := beam.Create(s, event{1, "a"}, event{2, "b"})
+				col := beam.Create(s, event{1, "a"}, event{2, "é"})
 				return firehoseio.Write(s, stream, firehoseio.Batch(s, col, 10), opts...)
 			},
 			opts: []firehoseio.Option{firehoseio.Jsonify(true), firehoseio.Multiline(true)},
-			want: []string{`{"id":1,"name":"a"}` + "\n" + `{"id":2,"name":"b"}` + "\n"},
+			want: []string{`{"id": 1, "name": "a"}` + "\n" + `{"id": 2, "name": "\u00e9"}` + "\n"},
+		},
+		{
+			name: "structs as compact JSON lines",
+			build: func(s beam.Scope, stream string, opts ...firehoseio.Option) beam.PCollection {
+				col := beam.Create(s, event{1, "a"}, event{2, "é"})
+				return firehoseio.Write(s, stream, firehoseio.Batch(s, col, 10), opts...)
+			},
+			opts: []firehoseio.Option{firehoseio.Jsonify(true), firehoseio.Multiline(true), firehoseio.CompactJSON(true)},
+			want: []string{`{"id":1,"name":"a"}` + "\n" + `{"id":2,"name":"é"}` + "\n"},
 		},
 		{
 			name: "KV elements with a list value",
@@ -166,7 +188,8 @@ func TestWriteGroupByKey(t *testing.T) {
 }
 
 // TestWriteReturnsFailedRecords lets only the first record of each call succeed: after
-// three attempts one record is left, and Write's output is exactly that record.
+// three attempts one record is left, and Write's output is exactly that record, typed
+// as in the input, with its FailedRecord.
 func TestWriteReturnsFailedRecords(t *testing.T) {
 	h := startHydrant(t)
 	h.createStream(t, "faulty")
@@ -174,10 +197,50 @@ func TestWriteReturnsFailedRecords(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	col := firehoseio.Batch(s, beam.Create(s, "one", "two", "three", "four"), 4)
 	failed := firehoseio.Write(s, "faulty", col, firehoseio.Endpoint(h.URL), firehoseio.MaxTrials(3))
-	passert.Equals(s, beam.ParDo(s, summary, failed), "four ServiceUnavailableException 3")
+	passert.Equals(s, beam.ParDo(s, summary, failed), "four: four ServiceUnavailableException 3")
 	ptest.RunAndValidate(t, p)
 	if got, want := h.delivered(t, "faulty"), "onetwothree"; got != want {
 		t.Errorf("delivered %q, want %q", got, want)
+	}
+}
+
+// TestWriteReprocessesFailedRecords writes structs to a stream that takes one record a
+// call, and sends the records that failed, as they were, to a second stream: the
+// pipeline re-processes what it wrote.
+func TestWriteReprocessesFailedRecords(t *testing.T) {
+	h := startHydrant(t)
+	h.createStream(t, "takes-one")
+	h.createStream(t, "rescue")
+	h.faults(t, "takes-one", `{"succeedPerCall":1}`)
+	p, s := beam.NewPipelineWithRoot()
+	col := firehoseio.Batch(s, beam.Create(s, event{1, "a"}, event{2, "b"}, event{3, "c"}), 3)
+	opts := []firehoseio.Option{firehoseio.Endpoint(h.URL), firehoseio.Jsonify(true), firehoseio.Multiline(true)}
+	failed := firehoseio.Write(s, "takes-one", col, append(opts, firehoseio.MaxTrials(2))...)
+	passert.Equals(s, beam.ParDo(s, eventSummary, failed), "3/c: {\"id\": 3, \"name\": \"c\"}\n ServiceUnavailableException 2")
+	again := firehoseio.Write(s, "rescue", firehoseio.Batch(s, beam.DropValue(s, failed), 10), opts...)
+	passert.Empty(s, again)
+	ptest.RunAndValidate(t, p)
+	if got, want := h.delivered(t, "rescue"), `{"id": 3, "name": "c"}`+"\n"; got != want {
+		t.Errorf("rescue delivered %q, want %q", got, want)
+	}
+}
+
+// TestWriteKVElementsJsonified is the Python connector's third test case
+// (test_write_to_firehose_with_tuple_elements): KV elements (1, ["one", "two", "three",
+// "four"]) and (2, [1, 2, 3, 4]) written with jsonify; the keys are ignored and each
+// value is one batch of JSON records.
+func TestWriteKVElementsJsonified(t *testing.T) {
+	h := startHydrant(t)
+	h.createStream(t, "tuples")
+	p, s := beam.NewPipelineWithRoot()
+	strs := beam.ParDo(s, keyStrings, beam.Create(s, []string{"one", "two", "three", "four"}))
+	ints := beam.ParDo(s, keyInts, beam.Create(s, []int{1, 2, 3, 4}))
+	opts := []firehoseio.Option{firehoseio.Endpoint(h.URL), firehoseio.Jsonify(true)}
+	passert.Empty(s, firehoseio.Write(s, "tuples", strs, opts...))
+	passert.Empty(s, firehoseio.Write(s, "tuples", ints, opts...))
+	ptest.RunAndValidate(t, p)
+	if got, want := h.delivered(t, "tuples"), []string{`"one""two""three""four"`, "1234"}; !batchesIn(got, want) {
+		t.Errorf("delivered %q, want the batches %q in any order", got, want)
 	}
 }
 
@@ -203,6 +266,12 @@ func TestWriteUnsupportedElements(t *testing.T) {
 			return beam.CoGroupByKey(s, a, b)
 		}, nil, firehoseio.ErrUnsupportedElement},
 		{"MaxTrials 0", func(s beam.Scope) beam.PCollection { return beam.Create(s, []string{"one"}) }, []firehoseio.Option{firehoseio.MaxTrials(0)}, firehoseio.ErrInvalidOption},
+		{"access key without secret", func(s beam.Scope) beam.PCollection { return beam.Create(s, []string{"one"}) },
+			[]firehoseio.Option{firehoseio.Credentials("AKIDONLY", "", "")}, firehoseio.ErrInvalidOption},
+		{"session token alone", func(s beam.Scope) beam.PCollection { return beam.Create(s, []string{"one"}) },
+			[]firehoseio.Option{firehoseio.Credentials("", "", "token")}, firehoseio.ErrInvalidOption},
+		{"credentials and profile", func(s beam.Scope) beam.PCollection { return beam.Create(s, []string{"one"}) },
+			[]firehoseio.Option{firehoseio.Credentials("AKID", "SECRET", ""), firehoseio.Profile("p")}, firehoseio.ErrInvalidOption},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

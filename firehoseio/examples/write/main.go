@@ -51,11 +51,12 @@ var (
 	create     = flag.Bool("create_stream", true, "create the stream (delivering to the bucket named like it) when it is missing")
 	bucketDir  = flag.String("bucket_dir", "", "directory of the delivered objects to print (default ./hydrant-data/s3/STREAM_NAME; - prints nothing)")
 	flush      = flag.Bool("flush", true, "ask Hydrant to deliver its buffers (POST /_hydrant/flush) before printing")
+	profile    = flag.String("aws_profile", "", "profile of the workers' shared AWS config to sign with (default: the AWS default chain)")
 )
 
 func init() {
 	register.Function1x1(convertTS)
-	register.Function2x0(logFailed)
+	register.Function3x0(logFailed)
 	beam.RegisterType(reflect.TypeOf((*record)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*event)(nil)).Elem())
 }
@@ -93,8 +94,8 @@ func convertTS(r record) event {
 }
 
 // logFailed reports a record that was not delivered.
-func logFailed(ctx context.Context, f firehoseio.FailedRecord) {
-	log.Warnf(ctx, "not delivered: %v", f)
+func logFailed(ctx context.Context, e event, f firehoseio.FailedRecord) {
+	log.Warnf(ctx, "record %d not delivered: %v", e.ID, f)
 }
 
 func main() {
@@ -108,7 +109,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	if *endpoint != "" && isLoopback(*endpoint) && os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+	if *endpoint != "" && isLoopback(*endpoint) && os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" && *profile == "" {
 		// Hydrant takes any credentials; give the default chain some so that it does not
 		// look further (shared files, instance metadata).
 		os.Setenv("AWS_ACCESS_KEY_ID", "hydrant")
@@ -140,6 +141,9 @@ func run(ctx context.Context) error {
 	if *endpoint != "" {
 		opts = append(opts, firehoseio.Endpoint(*endpoint))
 	}
+	if *profile != "" {
+		opts = append(opts, firehoseio.Profile(*profile))
+	}
 	failed := firehoseio.Write(s, *streamName, batches, opts...)
 	beam.ParDo0(s, logFailed, failed)
 	if err := beamx.Run(ctx, p); err != nil {
@@ -163,7 +167,11 @@ func run(ctx context.Context) error {
 // createStream creates a DirectPut stream to the bucket named like it, unless it exists,
 // and waits until it is ACTIVE.
 func createStream(ctx context.Context) error {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(*region))
+	opts := []func(*config.LoadOptions) error{config.WithRegion(*region)}
+	if *profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(*profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return err
 	}
