@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/catalog"
 	"github.com/hydrant-dev/hydrant/internal/console"
 	"github.com/hydrant-dev/hydrant/internal/destination"
+	"github.com/hydrant-dev/hydrant/internal/metrics/peers"
 )
 
 // consoleSource feeds the web console from the catalog, the metrics and the delivery workers.
@@ -67,30 +67,13 @@ func (c consoleSource) Series(ctx context.Context, name, metric string, since ti
 	return out, err
 }
 
-// missingNodes names the nodes a failed cluster-wide read missed. The reader (metrics/peers)
-// joins one error per node, each "node NAME: …"; TestConsoleSeriesIncomplete holds it to that.
+// missingNodes names the nodes a failed cluster-wide read missed.
 func missingNodes(err error) []string {
-	var out []string
-	var walk func(error)
-	walk = func(e error) {
-		if m, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range m.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		if rest, ok := strings.CutPrefix(e.Error(), "node "); ok {
-			if name, _, ok := strings.Cut(rest, ": "); ok {
-				out = append(out, name)
-				return
-			}
-		}
-		if x := errors.Unwrap(e); x != nil {
-			walk(x)
-		}
+	var ie *peers.IncompleteError
+	if errors.As(err, &ie) {
+		return ie.Nodes
 	}
-	walk(err)
-	return out
+	return nil
 }
 
 // Cluster shows the nodes the lease manager knows and which node delivers which stream.

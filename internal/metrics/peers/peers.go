@@ -23,8 +23,21 @@ const Kind = "metrics"
 const DefaultTimeout = 3 * time.Second
 
 // ErrIncomplete reports a read that some live node did not answer: its answer would miss that
-// node's samples, so none is given.
+// node's samples, so none is given. The error is an *IncompleteError.
 var ErrIncomplete = errors.New("metrics of some node unavailable")
+
+// IncompleteError names the nodes a read missed, and why.
+type IncompleteError struct {
+	Nodes []string // the nodes that did not answer validly, in the order asked
+	Err   error    // each node's error, joined
+}
+
+func (e *IncompleteError) Error() string { return ErrIncomplete.Error() + ": " + e.Err.Error() }
+
+// Is makes errors.Is(err, ErrIncomplete) hold.
+func (e *IncompleteError) Is(target error) bool { return target == ErrIncomplete }
+
+func (e *IncompleteError) Unwrap() error { return e.Err }
 
 // Asker sends a request to another node and returns its answer.
 type Asker interface {
@@ -182,9 +195,16 @@ func gather[T any](ctx context.Context, r *Reader, req request, decode func([]by
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	var missed []string
+	for i, err := range errs {
+		if err != nil {
+			missed = append(missed, nodes[i])
+		}
+	}
+	if len(missed) > 0 {
+		err := &IncompleteError{Nodes: missed, Err: errors.Join(errs...)}
 		r.log.Warn("metrics read missing a node's share", "err", err)
-		return nil, fmt.Errorf("%w: %w", ErrIncomplete, err)
+		return nil, err
 	}
 	return out, nil
 }

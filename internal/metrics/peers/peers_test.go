@@ -117,8 +117,9 @@ func TestReaderRefusesAnIncompleteAnswer(t *testing.T) {
 			r := New(newStore(t, clock), net, func() []string { return []string{"n2", "n3"} }, 200*time.Millisecond, nil)
 			start := time.Now()
 			_, err := r.Statistics(context.Background(), metrics.SeriesQuery("s1", "IncomingRecords", t0))
-			if !errors.Is(err, ErrIncomplete) {
-				t.Fatalf("Statistics = %v, want ErrIncomplete", err)
+			var ie *IncompleteError
+			if !errors.Is(err, ErrIncomplete) || !errors.As(err, &ie) || len(ie.Nodes) != 1 || ie.Nodes[0] != "n3" {
+				t.Fatalf("Statistics = %v, want ErrIncomplete naming n3", err)
 			}
 			if _, err := r.List(context.Background(), "", "", nil); !errors.Is(err, ErrIncomplete) {
 				t.Errorf("List = %v, want ErrIncomplete", err)
