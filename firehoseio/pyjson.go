@@ -291,21 +291,11 @@ func (e *pyJSON) str(s string) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			i++
-			switch {
-			case c == '"':
-				e.buf = append(e.buf, '\\', '"')
-			case c == '\\':
-				e.buf = append(e.buf, '\\', '\\')
-			case c == '\n':
-				e.buf = append(e.buf, '\\', 'n')
-			case c == '\r':
-				e.buf = append(e.buf, '\\', 'r')
-			case c == '\t':
-				e.buf = append(e.buf, '\\', 't')
-			case c == '\b':
-				e.buf = append(e.buf, '\\', 'b')
-			case c == '\f':
-				e.buf = append(e.buf, '\\', 'f')
+			switch k := strings.IndexByte("\n\r\t\b\f", c); {
+			case c == '"' || c == '\\':
+				e.buf = append(e.buf, '\\', c)
+			case k >= 0:
+				e.buf = append(e.buf, '\\', "nrtbf"[k])
 			case c < 0x20 || c == 0x7f:
 				u(rune(c))
 			default:

@@ -190,14 +190,7 @@ func TestProducerCloseTimesOut(t *testing.T) {
 
 func TestProducerFailures(t *testing.T) {
 	checkGoroutines(t)
-	f := &fakeClient{batch: func(n int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
-		return okOutput(len(recs), func(i int) string {
-			if i >= 1 {
-				return "ServiceUnavailableException"
-			}
-			return ""
-		}), nil
-	}}
+	f := &fakeClient{batch: succeedFirst(1)}
 	var mu sync.Mutex
 	var failed []int
 	cfg := ProducerConfig{BatchRecords: 4, MaxInFlight: 1, Linger: time.Hour,

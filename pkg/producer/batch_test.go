@@ -37,17 +37,6 @@ func TestPutRecordBatchResendsOnlyFailed(t *testing.T) {
 	unavailable := opErr(httpErr(503, &types.ServiceUnavailableException{Message: new("Slow down.")}))
 	invalid := opErr(httpErr(400, &types.InvalidArgumentException{Message: new("bad")}))
 	type call = func(n int, recs [][]byte) (*firehose.PutRecordBatchOutput, error)
-	// firstN lets only the first n records of each call succeed (Hydrant's succeedPerCall).
-	firstN := func(n int) call {
-		return func(_ int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
-			return okOutput(len(recs), func(i int) string {
-				if i >= n {
-					return "ServiceUnavailableException"
-				}
-				return ""
-			}), nil
-		}
-	}
 	failed := func(code, msg string, attempts int, idx ...int) []FailedRecord {
 		var out []FailedRecord
 		for _, i := range idx {
@@ -64,7 +53,7 @@ func TestPutRecordBatchResendsOnlyFailed(t *testing.T) {
 		want      Result
 	}{
 		{"all ok", 3, 3, nil, [][]string{{"0", "1", "2"}}, Result{Sent: 3}},
-		{"one per call, 10 records, 3 trials", 10, 3, firstN(1),
+		{"one per call, 10 records, 3 trials", 10, 3, succeedFirst(1),
 			[][]string{{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, {"1", "2", "3", "4", "5", "6", "7", "8", "9"}, {"2", "3", "4", "5", "6", "7", "8", "9"}},
 			Result{Sent: 3, Retried: 17, Failed: failed("ServiceUnavailableException", "Slow down.", 3, 3, 4, 5, 6, 7, 8, 9)}},
 		{"odd ones fail once", 6, 3, func(n int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
@@ -141,14 +130,7 @@ level=ERROR msg="put record batch failed" stream=s records=3 failed=1 attempt=2 
 		want  string
 	}{{slog.LevelInfo, info}, {slog.LevelDebug, debug}} {
 		t.Run(tt.level.String(), func(t *testing.T) {
-			f := &fakeClient{batch: func(n int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
-				return okOutput(len(recs), func(i int) string {
-					if i >= 1 {
-						return "ServiceUnavailableException"
-					}
-					return ""
-				}), nil
-			}}
+			f := &fakeClient{batch: succeedFirst(1)}
 			var logs bytes.Buffer
 			cfg := Config{MaxTrials: 2, Clock: newFakeClock(), Rand: fixedRand(0.5),
 				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tt.level, ReplaceAttr: dropTime}))}

@@ -67,6 +67,19 @@ func okOutput(n int, fail func(i int) string) *firehose.PutRecordBatchOutput {
 	return out
 }
 
+// succeedFirst answers each PutRecordBatch call accepting its first n records and
+// failing the others with ServiceUnavailableException (Hydrant's succeedPerCall).
+func succeedFirst(n int) func(int, [][]byte) (*firehose.PutRecordBatchOutput, error) {
+	return func(_ int, recs [][]byte) (*firehose.PutRecordBatchOutput, error) {
+		return okOutput(len(recs), func(i int) string {
+			if i >= n {
+				return "ServiceUnavailableException"
+			}
+			return ""
+		}), nil
+	}
+}
+
 // callSizes returns the record count and byte total of each call.
 func (f *fakeClient) callSizes() [][2]int {
 	f.mu.Lock()
