@@ -37,16 +37,12 @@ var (
 	// ErrPeerAbsent reports that no node of the name listens for the kind of request: it was
 	// certainly not served.
 	ErrPeerAbsent = errors.New("no such node listening")
-	// ErrPeerDeclined is returned by a handler that does not take the request (it is no longer
-	// that node's to serve); the asker can do the work itself.
-	ErrPeerDeclined = errors.New("node declined the request")
 )
 
 // peerCodes are the errors whose identity crosses between nodes: Ask's error wraps the same
 // sentinel as the handler's did.
 var peerCodes = map[string]error{
 	"busy":      ErrPeerBusy,
-	"declined":  ErrPeerDeclined,
 	"full":      ErrFull,
 	"no-stream": ErrNoStream,
 }
@@ -111,7 +107,7 @@ func (j *Journal) answer(m *nats.Msg, out []byte, err error) {
 }
 
 // Ask sends a request of kind to node and returns its answer. When the node answered with an
-// error, Ask's wraps ErrPeerBusy, ErrPeerDeclined, ErrFull or ErrNoStream when the node's did, else
+// error, Ask's wraps ErrPeerBusy, ErrFull or ErrNoStream when the node's did, else
 // ErrPeerFailed; it wraps ErrPeerAbsent when no node of that name listens (then the request was
 // certainly not served).
 func (j *Journal) Ask(ctx context.Context, node, kind string, req []byte) ([]byte, error) {

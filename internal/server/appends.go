@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/journal"
+	"github.com/hydrant-dev/hydrant/internal/lease"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
 
@@ -28,13 +29,15 @@ const maxForwardedAppends = 64
 // appendCounters count the puts a node sent to other nodes, by outcome.
 type appendCounters struct {
 	forwarded atomic.Uint64 // appended by the stream's writer
-	fellBack  atomic.Uint64 // the writer did not take it (busy, gone, no longer the writer): appended here
+	fellBack  atomic.Uint64 // the writer did not take it (busy, not listening): appended here
 	failed    atomic.Uint64 // no answer or an error: refused to the client, which retries
 	served    atomic.Uint64 // other nodes' puts this node appended
 }
 
 // appendRecords stores a put's records in the stream's journal: through the stream's writer
-// when that is another live node, else here. A put the writer did not take is appended here
+// when that is another live node, else here. The writer appends what it is sent even when it no
+// longer delivers the stream: a single writer is for speed, the journal's numbering keeps two
+// correct. A put the writer did not take is appended here
 // (it was certainly not stored there); a put whose fate is unknown (no answer in time) fails.
 func (s *Server) appendRecords(ctx context.Context, name string, arrival time.Time, records [][]byte) (journal.Position, error) {
 	if writer := s.writerOf(name); writer != "" {
@@ -47,7 +50,7 @@ func (s *Server) appendRecords(ctx context.Context, name string, arrival time.Ti
 			}
 		}
 		switch {
-		case errors.Is(err, journal.ErrPeerBusy), errors.Is(err, journal.ErrPeerAbsent), errors.Is(err, journal.ErrPeerDeclined):
+		case errors.Is(err, journal.ErrPeerBusy), errors.Is(err, journal.ErrPeerAbsent):
 			s.appends.fellBack.Add(1)
 		case errors.Is(err, journal.ErrFull), errors.Is(err, journal.ErrNoStream):
 			return journal.Position{}, err
@@ -59,16 +62,22 @@ func (s *Server) appendRecords(ctx context.Context, name string, arrival time.Ti
 	return s.journal.Append(ctx, name, arrival, records)
 }
 
-// writerOf returns the node that appends the stream's puts when it is another live node, else "".
+// writerOf returns the node that appends the stream's puts when it is another live node, else
+// "": the node that delivers the stream or, while none does (a new stream, a takeover), the
+// node that will (the same rendezvous choice every node makes from the live nodes).
 func (s *Server) writerOf(name string) string {
 	if s.leases == nil || s.leases.Owns(name) {
 		return ""
 	}
-	owner, live := s.leases.Owner(name)
-	if !live || owner == s.journal.Node() {
+	self := s.journal.Node()
+	writer, live := s.leases.Owner(name)
+	if !live {
+		writer = lease.Preferred(append(s.livePeers(), self), name)
+	}
+	if writer == self {
 		return ""
 	}
-	return owner
+	return writer
 }
 
 // serveAppends makes this node append the puts other nodes send it for the streams it delivers.
@@ -85,9 +94,6 @@ func (s *Server) serveAppends(ctx context.Context) error {
 		name, arrival, records, err := decodeAppend(req)
 		if err != nil {
 			return nil, err
-		}
-		if !s.leases.Owns(name) {
-			return nil, fmt.Errorf("%s: %w", name, journal.ErrPeerDeclined)
 		}
 		if !s.budget.TryAcquire(int64(len(req))) {
 			return nil, fmt.Errorf("memory budget: %w", journal.ErrPeerBusy)
