@@ -15,7 +15,7 @@ func newServe(stderr io.Writer) *cobra.Command {
 	var (
 		metricsOff, insecureNoAuth                                                                                   bool
 		configPath, listen, dataDir, region, account, logLevel, logFormat, pprofListen, objectStore, tlsCert, tlsKey string
-		node, clusterListen, routes                                                                                  string
+		node, clusterListen, routes, natsURL                                                                         string
 		replicas                                                                                                     int
 	)
 	cmd := &cobra.Command{
@@ -76,6 +76,9 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 			if flags.Changed("replicas") {
 				cfg.Replicas = replicas
 			}
+			if flags.Changed("nats-url") {
+				cfg.NATSURL = natsURL
+			}
 			if flags.Changed("tls-cert") || flags.Changed("tls-key") {
 				cfg.TLSCert, cfg.TLSKey = tlsCert, tlsKey
 			}
@@ -111,7 +114,8 @@ AWS_REGION (or AWS_DEFAULT_REGION) sets the region when neither flag nor file do
 	f.StringVar(&node, "node", "", "this node's name in a cluster (docs/design/cluster.md)")
 	f.StringVar(&clusterListen, "cluster-listen", "", "host:port on which this node accepts the other nodes' routes")
 	f.StringVar(&routes, "routes", "", "comma-separated nats://host:port routes of the cluster's nodes; makes this server a cluster node")
-	f.IntVar(&replicas, "replicas", 0, "copies of every stream and bucket in a cluster (default 3 with 3 or more routes)")
+	f.IntVar(&replicas, "replicas", 0, "copies of every stream and bucket in a cluster (default 3 with 3 or more routes, or with --nats-url)")
+	f.StringVar(&natsURL, "nats-url", "", "comma-separated nats:// or tls:// URLs of an existing NATS JetStream cluster to keep the journal in, instead of embedding one (with --node; no --cluster-listen or --routes)")
 	f.StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; reloaded on SIGHUP")
 	f.StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&insecureNoAuth, "insecure-no-auth", false, "accept unauthenticated requests on a non-loopback --listen (without credentials in the config)")

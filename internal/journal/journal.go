@@ -120,10 +120,19 @@ type ClusterConfig struct {
 	Replicas int `json:"replicas,omitempty"`
 	// Wait bounds how long Open waits for the cluster to place its assets (default 60 s).
 	Wait time.Duration `json:"wait,omitempty"`
+	// URL, instead of Listen and Routes, makes the journal a client of an existing NATS
+	// JetStream deployment (comma-separated nats:// or tls:// URLs, credentials in the URL):
+	// no server is embedded and nothing is stored under Dir (docs/design/cluster.md,
+	// "An existing NATS").
+	URL string `json:"url,omitempty"`
 }
 
-// Clustered reports whether c joins a cluster.
-func (c ClusterConfig) Clustered() bool { return len(c.Routes) > 0 }
+// Clustered reports whether c joins a cluster: of embedded servers (Routes) or through an
+// existing NATS (URL).
+func (c ClusterConfig) Clustered() bool { return len(c.Routes) > 0 || c.URL != "" }
+
+// External reports whether the journal uses an existing NATS instead of an embedded server.
+func (c ClusterConfig) External() bool { return c.URL != "" }
 
 // DefaultClusterWait bounds Open's wait for a cluster's peers.
 const DefaultClusterWait = 60 * time.Second
@@ -173,7 +182,10 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Cluster.Clustered() {
 		if c.Cluster.Replicas == 0 {
-			c.Cluster.Replicas = min(len(c.Cluster.Routes), 3)
+			c.Cluster.Replicas = 3 // an existing NATS: as in a cluster of three or more
+			if !c.Cluster.External() {
+				c.Cluster.Replicas = min(len(c.Cluster.Routes), 3)
+			}
 		}
 		if c.Cluster.Wait == 0 {
 			c.Cluster.Wait = DefaultClusterWait
@@ -235,6 +247,20 @@ func (c ClusterConfig) validate() error {
 		return errors.New("journal: a cluster node needs a node name")
 	case !nodeName.MatchString(c.Node):
 		return fmt.Errorf("journal: node name %q: use letters, digits, '-' and '_' (at most 64)", c.Node)
+	case c.External() && (c.Listen != "" || len(c.Routes) > 0):
+		return errors.New("journal: a NATS URL replaces the cluster listen address and routes; give one or the other")
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("journal: replicas must be between 1 and 5, got %d", c.Replicas)
+	case c.Wait <= 0:
+		return fmt.Errorf("journal: cluster wait must be positive, got %s", c.Wait)
+	case c.External():
+		for _, raw := range strings.Split(c.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(raw))
+			if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+				return fmt.Errorf("journal: NATS URL %q: want nats://host:port or tls://host:port", raw)
+			}
+		}
+		return nil
 	case c.Listen == "":
 		return errors.New("journal: a cluster node needs a cluster listen address")
 	case c.Replicas < 1 || c.Replicas > 5:
@@ -305,6 +331,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Cluster.External() {
+		return openExternal(ctx, cfg, log)
+	}
 	if err := prepareDir(cfg.Dir); err != nil {
 		return nil, err
 	}
@@ -351,34 +380,58 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		ns.Shutdown()
 		return nil, errors.New("start journal server: jetstream did not start (see the server log)")
 	}
+	j := newJournal(cfg, log, space)
+	j.ns = ns
+	space.start(func() int64 { return int64(ns.GlobalAccount().JetStreamUsage().Store) })
+	j.nc, err = nats.Connect("", append(j.connectOptions(), nats.InProcessServer(ns))...)
+	if err != nil {
+		ns.Shutdown()
+		return nil, fmt.Errorf("connect to journal server: %w", err)
+	}
+	if err := j.open(ctx); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// newJournal returns a journal of cfg, not yet connected.
+func newJournal(cfg Config, log *slog.Logger, space *space) *Journal {
 	j := &Journal{
 		cfg:       cfg,
 		log:       log,
-		ns:        ns,
 		space:     space,
 		streams:   make(map[string]streamRef),
 		watches:   make(map[string]chan struct{}),
 		callbacks: make(map[string][]*afterAppend),
 		closed:    make(chan struct{}),
 	}
-	space.start(func() int64 { return int64(ns.GlobalAccount().JetStreamUsage().Store) })
 	j.frames.New = func() any { b := make([]byte, 0, 64<<10); return &b }
-	j.nc, err = nats.Connect("",
-		nats.InProcessServer(ns),
-		nats.Name("hydrant-journal"),
+	return j
+}
+
+// connectOptions are the options of the journal's connection, to its embedded server or to an
+// existing NATS.
+func (j *Journal) connectOptions() []nats.Option {
+	return []nats.Option{
+		nats.Name("hydrant-journal " + j.Node()),
 		nats.ClosedHandler(func(*nats.Conn) { close(j.closed) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Warn("journal client error", "err", err)
+			j.log.Warn("journal client error", "err", err)
 		}),
-	)
-	if err != nil {
-		ns.Shutdown()
-		return nil, fmt.Errorf("connect to journal server: %w", err)
 	}
+}
+
+// open creates the journal's assets over its connection; on error the journal is closed.
+func (j *Journal) open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			j.Close()
+		}
+	}()
+	cfg := j.cfg
 	j.js, err = jetstream.New(j.nc, jetstream.WithDefaultTimeout(cfg.PublishTimeout))
 	if err != nil {
-		j.Close()
-		return nil, fmt.Errorf("open jetstream: %w", err)
+		return fmt.Errorf("open jetstream: %w", err)
 	}
 	err = j.placed(ctx, "bucket "+stateBucket, func(ctx context.Context) error {
 		var err error
@@ -392,18 +445,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Journal, error) {
 		return err
 	})
 	if err != nil {
-		j.Close()
-		return nil, err
+		return err
 	}
 	if err := j.openShards(ctx); err != nil {
-		j.Close()
-		return nil, err
+		return err
 	}
 	if err := j.listenWakes(); err != nil {
-		j.Close()
-		return nil, fmt.Errorf("listen for other nodes' appends: %w", err)
+		return fmt.Errorf("listen for other nodes' appends: %w", err)
 	}
-	return j, nil
+	return nil
 }
 
 // readyTimeout bounds how long Open waits for the embedded server to accept connections once it
@@ -505,15 +555,17 @@ func (j *Journal) Close() error {
 			}
 		}
 		j.waitCommits() // their publishes fail fast on the closed connection
-		j.ns.Shutdown()
-		j.ns.WaitForShutdown()
+		if j.ns != nil {
+			j.ns.Shutdown()
+			j.ns.WaitForShutdown()
+		}
 	})
 	return nil
 }
 
 // ClientURL returns the URL on which the embedded server listens, or "" without Config.Listen.
 func (j *Journal) ClientURL() string {
-	if j.cfg.Listen == "" {
+	if j.cfg.Listen == "" || j.ns == nil {
 		return ""
 	}
 	return j.ns.ClientURL()

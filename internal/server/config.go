@@ -96,6 +96,10 @@ type Config struct {
 	ClusterListen string   `json:"clusterListen"`
 	Routes        []string `json:"routes"`
 	Replicas      int      `json:"replicas"`
+	// NATSURL, instead of ClusterListen and Routes, makes the node a client of an existing NATS
+	// JetStream deployment (comma-separated nats:// or tls:// URLs): no NATS server is embedded,
+	// and every node of the Hydrant cluster gives the same URLs (docs/design/cluster.md).
+	NATSURL string `json:"natsURL"`
 	// NATSListen, when set, exposes the embedded NATS server on host:port.
 	NATSListen string `json:"natsListen"`
 	// PprofListen, when set, serves Go's net/http/pprof profiles on host:port.
@@ -219,8 +223,8 @@ func (c Config) WithDefaults() Config {
 	if c.NATSListen != "" {
 		c.Journal.Listen = c.NATSListen
 	}
-	if len(c.Routes) > 0 {
-		c.Journal.Cluster = journal.ClusterConfig{Node: c.Node, Listen: c.ClusterListen, Routes: c.Routes, Replicas: c.Replicas}
+	if len(c.Routes) > 0 || c.NATSURL != "" {
+		c.Journal.Cluster = journal.ClusterConfig{Node: c.Node, Listen: c.ClusterListen, Routes: c.Routes, Replicas: c.Replicas, URL: c.NATSURL}
 	} else if c.Replicas != 0 {
 		c.Journal.Cluster.Replicas = c.Replicas
 	}
