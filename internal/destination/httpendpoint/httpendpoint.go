@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +20,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -69,7 +66,8 @@ type Client struct {
 	http    *http.Client
 	opts    Options
 	now     func() time.Time
-	bufPool sync.Pool
+	bufPool sync.Pool // *bytes.Buffer of compressed bodies
+	zPool   sync.Pool // *gzip.Writer
 }
 
 // NewClient returns a Client trusting the system's roots and o.CAFile; now stamps the
@@ -209,26 +207,6 @@ const (
 	HeaderCommonAttributes = "X-Amz-Firehose-Common-Attributes"
 )
 
-// AppendBody appends the request body of a batch to b:
-// {"requestId":"id","timestamp":ms,"records":[{"data":"base64"},...]}.
-func AppendBody(b []byte, requestID string, timestamp time.Time, records [][]byte) []byte {
-	b = append(b, `{"requestId":`...)
-	id, _ := json.Marshal(requestID) // a string always encodes
-	b = append(b, id...)
-	b = append(b, `,"timestamp":`...)
-	b = strconv.AppendInt(b, timestamp.UnixMilli(), 10)
-	b = append(b, `,"records":[`...)
-	for i, r := range records {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"data":"`...)
-		b = base64.StdEncoding.AppendEncode(b, r)
-		b = append(b, `"}`...)
-	}
-	return append(b, "]}"...)
-}
-
 // Send delivers one batch: it succeeds only when the endpoint answers 200 with a JSON body
 // whose requestId is requestID. Failures are *Error, except when ctx ends (ctx.Err()).
 func (e *Endpoint) Send(ctx context.Context, requestID string, records [][]byte) error {
@@ -246,31 +224,31 @@ func (e *Endpoint) Send(ctx context.Context, requestID string, records [][]byte)
 		}
 		key = k
 	}
-	buf := e.c.getBuf()
-	defer e.c.putBuf(buf)
-	size := 64
-	for _, r := range records {
-		size += base64.StdEncoding.EncodedLen(len(r)) + 12
+	actx, cancel := context.WithTimeout(ctx, e.c.opts.Timeout)
+	defer cancel()
+	// The JSON body is generated as it is sent; with GZIP only its compressed form is held.
+	br := newBodyReader(requestID, e.c.now(), records)
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, e.cfg.URL, br)
+	if err != nil {
+		return fail(CodeConnectionFailed, 0, err, "build request: %v", err)
 	}
-	raw := AppendBody(slices.Grow(buf.raw[:0], size), requestID, e.c.now(), records)
-	buf.raw = raw
-	body := raw
+	req.ContentLength, req.GetBody = br.size(), br.again
 	if e.cfg.GZIP {
-		buf.z.Reset()
-		zw, _ := gzip.NewWriterLevel(&buf.z, gzip.DefaultCompression)
-		if _, err := zw.Write(raw); err != nil {
+		z := e.c.getBuf()
+		defer e.c.putBuf(z)
+		z.Reset()
+		zw := e.c.getGzip(z)
+		if _, err := io.Copy(zw, br); err != nil {
 			return fmt.Errorf("compress request: %w", err)
 		}
 		if err := zw.Close(); err != nil {
 			return fmt.Errorf("compress request: %w", err)
 		}
-		body = buf.z.Bytes()
-	}
-	actx, cancel := context.WithTimeout(ctx, e.c.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, e.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return fail(CodeConnectionFailed, 0, err, "build request: %v", err)
+		e.c.putGzip(zw)
+		body := z.Bytes()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	h := req.Header
 	h.Set("Content-Type", "application/json")
@@ -335,29 +313,35 @@ func (e *Endpoint) Send(ctx context.Context, requestID string, records [][]byte)
 
 // isReset reports whether err is a connection reset or closed before the answer.
 func isReset(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// bodyBuf is a request's body and its compressed form, reused between requests.
-type bodyBuf struct {
-	raw []byte
-	z   bytes.Buffer
-}
-
-// maxKeptBody is the largest body buffer kept for reuse.
+// maxKeptBody is the largest compressed body buffer kept for reuse.
 const maxKeptBody = 8 << 20
 
-func (c *Client) getBuf() *bodyBuf {
-	if b, ok := c.bufPool.Get().(*bodyBuf); ok {
+// getBuf returns a buffer for a compressed body, reused between requests.
+func (c *Client) getBuf() *bytes.Buffer {
+	if b, ok := c.bufPool.Get().(*bytes.Buffer); ok {
 		return b
 	}
-	return &bodyBuf{}
+	return new(bytes.Buffer)
 }
 
-func (c *Client) putBuf(b *bodyBuf) {
-	if cap(b.raw) > maxKeptBody || b.z.Cap() > maxKeptBody {
-		return
+func (c *Client) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxKeptBody {
+		c.bufPool.Put(b)
 	}
-	c.bufPool.Put(b)
 }
+
+// getGzip returns a gzip writer onto w, reused between requests.
+func (c *Client) getGzip(w io.Writer) *gzip.Writer {
+	if z, ok := c.zPool.Get().(*gzip.Writer); ok {
+		z.Reset(w)
+		return z
+	}
+	z, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression) // a valid level never fails
+	return z
+}
+
+func (c *Client) putGzip(z *gzip.Writer) { c.zPool.Put(z) }

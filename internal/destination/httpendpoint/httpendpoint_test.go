@@ -2,7 +2,6 @@ package httpendpoint_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -267,30 +266,6 @@ func FuzzParseResponse(f *testing.F) {
 		r, err := httpendpoint.ParseResponse(body, "id")
 		if err == nil && r.RequestID != "id" {
 			t.Fatalf("accepted requestId %q", r.RequestID)
-		}
-	})
-}
-
-func FuzzAppendBody(f *testing.F) {
-	f.Add("id", []byte("abc"), []byte{})
-	f.Add("\"\\\u2028", []byte{0, 255}, []byte("x"))
-	f.Fuzz(func(t *testing.T, id string, a, b []byte) {
-		body := httpendpoint.AppendBody(nil, id, fixed, [][]byte{a, b})
-		var v struct {
-			RequestID string `json:"requestId"`
-			Timestamp int64  `json:"timestamp"`
-			Records   []struct {
-				Data []byte `json:"data"`
-			} `json:"records"`
-		}
-		if err := json.Unmarshal(body, &v); err != nil {
-			t.Fatalf("body %q does not parse: %v", body, err)
-		}
-		if !strings.Contains(id, "\ufffd") && strings.ToValidUTF8(id, "\ufffd") == id && v.RequestID != id {
-			t.Fatalf("requestId %q, want %q", v.RequestID, id)
-		}
-		if v.Timestamp != fixed.UnixMilli() || len(v.Records) != 2 || string(v.Records[0].Data) != string(a) || string(v.Records[1].Data) != string(b) {
-			t.Fatalf("body %q does not round-trip", body)
 		}
 	})
 }
