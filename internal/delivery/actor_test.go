@@ -666,3 +666,56 @@ func TestObjectThatCannotBeEncodedDoesNotStopTheStream(t *testing.T) {
 		t.Errorf("cursor %d, want 3: the stream must settle", st.Cursor)
 	}
 }
+
+// staleState answers the first LoadState with a state saved earlier, as a replica that missed
+// the newest writes would (a node back from a partition reads from its own copy).
+type staleState struct {
+	*journal.Journal
+	mu    sync.Mutex
+	stale *journal.State
+}
+
+func (s *staleState) LoadState(ctx context.Context, stream string) (journal.State, error) {
+	s.mu.Lock()
+	st := s.stale
+	s.stale = nil
+	s.mu.Unlock()
+	if st != nil {
+		return *st, nil
+	}
+	return s.Journal.LoadState(ctx, stream)
+}
+
+// A worker that reads an old state when it starts claims it first: the compare-and-set fails,
+// it reads again, and resumes from the newest cursor instead of writing the records delivered
+// since a second time.
+func TestStaleStateReadIsNotResumedFrom(t *testing.T) {
+	j := openJournal(t)
+	out := newStore()
+	spec := testSpec(t)
+	spec.Legs[0].SizeBytes = 6
+	r1 := run(t, Deps{Log: j, State: j, Objects: out}, spec)
+	appendAll(t, j, "a01", "a02")
+	r1.flush(t, "s")
+	old, err := j.LoadState(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, j, "b01", "b02")
+	r1.flush(t, "s")
+	r1.stop()
+
+	r2 := run(t, Deps{Log: j, State: &staleState{Journal: j, stale: &old}, Objects: out}, spec)
+	appendAll(t, j, "c01")
+	r2.flush(t, "s")
+	got := map[string]int{}
+	for _, v := range out.under("b/") {
+		for i := 0; i+3 <= len(v); i += 3 {
+			got[v[i:i+3]]++
+		}
+	}
+	want := map[string]int{"a01": 1, "a02": 1, "b01": 1, "b02": 1, "c01": 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records delivered (-want +got):\n%s", diff)
+	}
+}

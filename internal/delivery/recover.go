@@ -3,16 +3,22 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/hydrant-dev/hydrant/internal/destination"
+	"github.com/hydrant-dev/hydrant/internal/journal"
 	"github.com/hydrant-dev/hydrant/internal/metrics"
 )
 
 // Recovery: at the start of a run the actor loads its saved marks and intents and asks the
 // store which intended objects exist (docs/design/delivery.md, "Exactly-once objects").
+
+// errStaleState reports a claim of the delivery state that found it changed since it was read;
+// the state is read again.
+var errStaleState = errors.New("stale delivery state")
 
 // recover loads the durable state and intents, and asks the store which intended objects
 // exist, in a goroutine.
@@ -25,8 +31,18 @@ func (a *actor) recover(ctx context.Context) {
 	a.spawn(ctx, func(ctx context.Context) any {
 		var r recovered
 		r.err = a.retry(ctx, "load delivery state", func() error {
-			var err error
-			r.st, err = a.d.State.LoadState(ctx, a.stream)
+			st, err := a.d.State.LoadState(ctx, a.stream)
+			if err != nil {
+				return err
+			}
+			// Claim it: saving the state as read is a compare-and-set that the stream's leader
+			// decides with its quorum. It fails when the read came from a replica that missed
+			// writes (a node back from a partition), so this worker never resumes from an old
+			// cursor, and it makes the next save of any earlier owner fail.
+			r.st, err = a.d.State.SaveState(ctx, a.stream, st)
+			if errors.Is(err, journal.ErrConflict) {
+				return fmt.Errorf("%w: the state changed since it was read", errStaleState)
+			}
 			return err
 		})
 		if r.err != nil {

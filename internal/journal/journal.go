@@ -53,7 +53,11 @@ const (
 	DefaultMaxMessageBytes   = 8 << 20
 	DefaultReadAheadBytes    = 32 << 20
 	DefaultPublishTimeout    = 30 * time.Second
-	DefaultIngestQueueBytes  = 128 << 20
+	// DefaultClusterPublishTimeout is a cluster node's default: a stream's puts wait for the
+	// message before theirs, so a publish to a leader that was just cut off must fail (outcome
+	// unknown, the client retries) well before a client's own timeout.
+	DefaultClusterPublishTimeout = 10 * time.Second
+	DefaultIngestQueueBytes      = 128 << 20
 )
 
 // stateBucket is the KV bucket holding delivery cursors and flush intents.
@@ -170,6 +174,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
+		if c.Cluster.Clustered() {
+			c.PublishTimeout = DefaultClusterPublishTimeout
+		}
 	}
 	if c.Shards == 0 {
 		c.Shards = DefaultShards

@@ -60,6 +60,9 @@ func (r *Reader) nextMsg(ctx context.Context) (jetstream.Msg, error) {
 	}
 }
 
+// consumerDeleteTimeout bounds deleting a parked reader's consumer.
+const consumerDeleteTimeout = 2 * time.Second
+
 // park closes the consumer and deletes it from the server (an ordered consumer would otherwise
 // stay there until its inactivity threshold); the next read opens a new one at r.next.
 func (r *Reader) park() {
@@ -74,7 +77,9 @@ func (r *Reader) park() {
 	}
 	name := r.cons.CachedInfo().Name
 	r.cons = nil
-	ctx, cancel := context.WithTimeout(context.Background(), r.j.cfg.PublishTimeout)
+	// Briefly: a parked reader's owner may be stopping it because its node is cut off, and must
+	// not wait on the cluster (the server drops the consumer after its inactivity threshold).
+	ctx, cancel := context.WithTimeout(context.Background(), min(r.j.cfg.PublishTimeout, consumerDeleteTimeout))
 	defer cancel()
 	if err := r.j.js.DeleteConsumer(ctx, r.ref.stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		r.j.log.Warn("delete idle journal consumer", "stream", r.stream, "consumer", name, "err", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +27,16 @@ const appendKind = "append"
 // answered "busy" and appended by the node that took it.
 const maxForwardedAppends = 64
 
-// appendCounters count the puts a node sent to other nodes, by outcome.
+// forwardSlack is how much longer than the writer's own publish timeout a node waits for a
+// forwarded put's answer: the writer answers a publish that timed out itself.
+const forwardSlack = time.Second
+
+// appendCounters count the puts a node sent to other nodes, by outcome, and remember the writers
+// that did not answer.
 type appendCounters struct {
+	mu       sync.Mutex
+	suspects map[string]time.Time // writer → until when this node appends its streams' puts itself
+
 	forwarded atomic.Uint64 // appended by the stream's writer
 	fellBack  atomic.Uint64 // the writer did not take it (busy, not listening): appended here
 	failed    atomic.Uint64 // no answer or an error: refused to the client, which retries
@@ -41,7 +50,9 @@ type appendCounters struct {
 // (it was certainly not stored there); a put whose fate is unknown (no answer in time) fails.
 func (s *Server) appendRecords(ctx context.Context, name string, arrival time.Time, records [][]byte) (journal.Position, error) {
 	if writer := s.writerOf(name); writer != "" {
-		b, err := s.journal.Ask(ctx, writer, appendKind, encodeAppend(name, arrival, records))
+		actx, cancel := context.WithTimeout(ctx, s.cfg.Journal.PublishTimeout+forwardSlack)
+		b, err := s.journal.Ask(actx, writer, appendKind, encodeAppend(name, arrival, records))
+		cancel()
 		if err == nil {
 			var pos journal.Position
 			if err = json.Unmarshal(b, &pos); err == nil {
@@ -55,7 +66,12 @@ func (s *Server) appendRecords(ctx context.Context, name string, arrival time.Ti
 		case errors.Is(err, journal.ErrFull), errors.Is(err, journal.ErrNoStream):
 			return journal.Position{}, err
 		default:
+			// No answer in time, or a failure of the writer's own: the put may or may not be
+			// stored there (the client retries). Until the writer's lease could have expired, this
+			// node appends the stream's puts itself rather than wait on a node that may be cut off;
+			// the journal's numbering keeps the two writers correct.
 			s.appends.failed.Add(1)
+			s.appends.suspect(writer, s.now().Add(lease.DefaultTTL))
 			return journal.Position{}, fmt.Errorf("append through node %s: %w", writer, err)
 		}
 	}
@@ -74,10 +90,32 @@ func (s *Server) writerOf(name string) string {
 	if !live {
 		writer = lease.Preferred(append(s.livePeers(), self), name)
 	}
-	if writer == self {
+	if writer == self || s.appends.suspected(writer, s.now()) {
 		return ""
 	}
 	return writer
+}
+
+// suspect makes this node append the puts of writer's streams itself until until.
+func (a *appendCounters) suspect(writer string, until time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.suspects == nil {
+		a.suspects = map[string]time.Time{}
+	}
+	a.suspects[writer] = until
+}
+
+// suspected reports whether writer did not answer a forwarded put recently.
+func (a *appendCounters) suspected(writer string, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	until, ok := a.suspects[writer]
+	if ok && !now.Before(until) {
+		delete(a.suspects, writer)
+		return false
+	}
+	return ok
 }
 
 // serveAppends makes this node append the puts other nodes send it for the streams it delivers.

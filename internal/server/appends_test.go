@@ -57,3 +57,25 @@ func FuzzDecodeAppend(f *testing.F) {
 		}
 	})
 }
+
+func TestSuspectedWriters(t *testing.T) {
+	var a appendCounters
+	t0 := time.Unix(1000, 0)
+	a.suspect("n1", t0.Add(6*time.Second))
+	tests := []struct {
+		writer string
+		at     time.Duration
+		want   bool
+	}{
+		{"n1", 0, true},
+		{"n2", 0, false},
+		{"n1", 5 * time.Second, true},
+		{"n1", 6 * time.Second, false}, // expired, and forgotten
+		{"n1", 0, false},
+	}
+	for _, tt := range tests {
+		if got := a.suspected(tt.writer, t0.Add(tt.at)); got != tt.want {
+			t.Errorf("suspected(%s, +%s) = %v, want %v", tt.writer, tt.at, got, tt.want)
+		}
+	}
+}

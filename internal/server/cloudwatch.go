@@ -47,6 +47,9 @@ func (s *Server) clusterMetrics(ctx context.Context) (*peers.Reader, error) {
 			{Labels: map[string]string{"result": "failed"}, Value: float64(c.Failed)},
 		}
 	})
+	s.metrics.Gauge("hydrant_cluster_takeover_retries", "Failed attempts at starting the delivery of a stream this node took the lease of, since the start (each is retried while the node holds the lease).", func() []metrics.Sample {
+		return []metrics.Sample{{Value: float64(s.owned.retries.Load())}}
+	})
 	return r, nil
 }
 

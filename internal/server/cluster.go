@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hydrant-dev/hydrant/internal/api"
 	"github.com/hydrant-dev/hydrant/internal/lease"
+	"github.com/hydrant-dev/hydrant/internal/source"
 )
 
 // Buckets of a cluster's membership and delivery leases (docs/design/cluster.md).
@@ -72,16 +75,68 @@ func (s *Server) ownableStreams() []string {
 // loses its lease.
 type leaseHandler struct{ s *Server }
 
-// ownerTimeout bounds starting or stopping one stream's worker.
+// ownerTimeout bounds one attempt at starting, or stopping, one stream's worker.
 const ownerTimeout = 30 * time.Second
 
+// Back-off between attempts at starting a taken-over stream's delivery.
+const (
+	takeOverFirstRetry = 250 * time.Millisecond
+	takeOverMaxRetry   = 10 * time.Second
+)
+
+// ownedRuns are the goroutines that start the delivery of the streams this node took over, by
+// stream; Lost stops a stream's before it stops the delivery.
+type ownedRuns struct {
+	mu      sync.Mutex
+	m       map[string]ownedRun
+	retries atomic.Uint64 // failed attempts at starting a taken-over stream, since the start
+}
+
+type ownedRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Acquired starts, in a goroutine, what this node must run for the stream it took the lease
+// of. A start that fails (the cluster briefly unable to answer, as after a partition heals) is
+// retried with back-off for as long as this node holds the lease: a node must not hold a
+// stream's lease without delivering it.
 func (h leaseHandler) Acquired(name string) {
 	s := h.s
-	ctx, cancel := context.WithTimeout(s.runCtx, ownerTimeout)
+	ctx, cancel := context.WithCancel(s.runCtx)
+	run := ownedRun{cancel: cancel, done: make(chan struct{})}
+	s.owned.mu.Lock()
+	if s.owned.m == nil {
+		s.owned.m = map[string]ownedRun{}
+	}
+	s.owned.m[name] = run
+	s.owned.mu.Unlock()
+	go func() {
+		defer close(run.done)
+		wait := takeOverFirstRetry
+		for attempt := 1; ; attempt++ {
+			err := s.takeOver(ctx, name)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			s.owned.retries.Add(1)
+			s.log.Warn("take over delivery stream failed; retrying", "stream", name, "attempt", attempt, "retry_in", wait, "err", err)
+			if source.Sleep(ctx, wait) != nil {
+				return
+			}
+			wait = min(2*wait, takeOverMaxRetry)
+		}
+	}()
+}
+
+// takeOver starts the delivery and source reader of a stream this node took the lease of, or
+// finishes its transition. An error is worth another attempt.
+func (s *Server) takeOver(parent context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(parent, ownerTimeout)
 	defer cancel()
 	st, err := s.cat.Get(name)
 	if err != nil {
-		return // deleted meanwhile: the next round releases it
+		return nil // deleted meanwhile: the next round releases it
 	}
 	switch api.DeliveryStreamStatus(st.Status) {
 	case api.StatusCreating:
@@ -90,35 +145,43 @@ func (h leaseHandler) Acquired(name string) {
 		// a compare-and-set). Activation starts delivery, as this node holds the lease.
 		s.log.Info("finishing the creation of a delivery stream", "stream", name, "node", s.journal.Node())
 		s.svc.finishCreate(ctx, st)
-		return
+		return nil
 	case api.StatusDeleting:
 		s.log.Info("finishing the deletion of a delivery stream", "stream", name, "node", s.journal.Node())
 		s.svc.finishDelete(ctx, name)
-		return
+		return nil
 	case api.StatusActive:
 	default:
-		return
+		return nil
 	}
-	s.log.Info("delivery stream taken over", "stream", name, "node", s.journal.Node())
 	spec, ok, err := s.specFor(st)
-	if err != nil {
+	if err != nil { // the configuration cannot be delivered: no attempt will change that
 		s.log.Error("take over delivery stream", "stream", name, "err", err)
-		return
+		return nil
 	}
 	if err := s.journal.CreateStream(ctx, name); err != nil {
-		s.log.Error("take over delivery stream", "stream", name, "err", err)
-		return
+		return err
 	}
 	if err := s.deliver(ctx, st, spec, ok); err != nil {
-		s.log.Error("take over delivery stream", "stream", name, "err", err)
+		return err
 	}
 	if err := s.startSource(st); err != nil {
-		s.log.Error("take over source reader", "stream", name, "err", err)
+		return fmt.Errorf("start source reader: %w", err)
 	}
+	s.log.Info("delivery stream taken over", "stream", name, "node", s.journal.Node())
+	return nil
 }
 
 func (h leaseHandler) Lost(name string) {
 	s := h.s
+	s.owned.mu.Lock()
+	run, ok := s.owned.m[name]
+	delete(s.owned.m, name)
+	s.owned.mu.Unlock()
+	if ok {
+		run.cancel()
+		<-run.done
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
 	defer cancel()
 	if err := s.stopSource(ctx, name); err != nil {

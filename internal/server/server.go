@@ -70,6 +70,7 @@ type Server struct {
 	srcs sources // the readers of Kinesis and Kafka sources
 	// leases decides which node delivers each stream; nil on a single node (cluster.go).
 	leases *lease.Manager
+	owned  ownedRuns // the take-overs of the streams this node holds the lease of (cluster.go)
 
 	creds *auth.Store   // the credentials in force; swapped on SIGHUP
 	certs *listen.Certs // the TLS certificate, when serving HTTPS
