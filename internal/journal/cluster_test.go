@@ -4,39 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-)
 
-// freePorts returns n loopback ports free at the time of the call.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
+	"github.com/hydrant-dev/hydrant/internal/testenv"
+)
 
 // openCluster opens n journals routed into one cluster, concurrently (each waits for the others
 // to place its assets).
 func openCluster(t *testing.T, n int, tune func(*Config)) []*Journal {
 	t.Helper()
-	ports := freePorts(t, n)
+	ports := testenv.FreePorts(t, n)
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))

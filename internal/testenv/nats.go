@@ -87,7 +87,7 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 		}
 		t.Skipf("nats-server unavailable: %v", err)
 	}
-	clients, routes := loopbackPorts(t, n), loopbackPorts(t, n)
+	clients, routes := FreePorts(t, n), FreePorts(t, n)
 	var routeURLs []string
 	for _, p := range routes {
 		routeURLs = append(routeURLs, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
@@ -167,8 +167,8 @@ func (s *NATSServer) Kill() {
 	}
 }
 
-// loopbackPorts returns n loopback ports free at the time of the call.
-func loopbackPorts(t testing.TB, n int) []int {
+// FreePorts returns n loopback ports free at the time of the call.
+func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
