@@ -166,6 +166,12 @@ type Change struct {
 // until ctx ends; it returns ctx.Err() then, or the error that stopped the watch. fn runs on
 // Watch's goroutine and must not block for long.
 func (k *KV) Watch(ctx context.Context, fn func(Change)) error {
+	return k.WatchReady(ctx, fn, func() {})
+}
+
+// WatchReady is Watch, and calls ready once, on Watch's goroutine, when fn has been called with
+// the current value of every key (at once for an empty bucket).
+func (k *KV) WatchReady(ctx context.Context, fn func(Change), ready func()) error {
 	w, err := k.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", k.bucket, err)
@@ -180,7 +186,8 @@ func (k *KV) Watch(ctx context.Context, fn func(Change)) error {
 				return fmt.Errorf("watch %s: stopped", k.bucket)
 			}
 			if e == nil {
-				continue // the initial values have been delivered
+				ready() // the initial values have been delivered
+				continue
 			}
 			key, err := decodeName(e.Key())
 			if err != nil {

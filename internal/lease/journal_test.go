@@ -16,7 +16,7 @@ import (
 	"github.com/hydrant-dev/hydrant/internal/journal"
 )
 
-// The real-journal tests run with short periods; the buckets' TTL cannot be under 1 s.
+// The real-journal tests run with short periods; the nodes bucket's TTL cannot be under 1 s.
 const (
 	testRenew = 300 * time.Millisecond
 	testTTL   = 2 * time.Second
@@ -67,8 +67,8 @@ func (l *ledger) owners() map[string]string {
 
 // faultStore fails every call while broken, as a node cut off from the cluster does.
 type faultStore struct {
-	Store
-	broken *atomic.Bool
+	LeaseStore // the watch goes on: writes fail, so a cut-off node can take nothing
+	broken     *atomic.Bool
 }
 
 var errCutOff = errors.New("cut off from the cluster")
@@ -77,49 +77,49 @@ func (f faultStore) Entry(ctx context.Context, key string) ([]byte, uint64, erro
 	if f.broken.Load() {
 		return nil, 0, errCutOff
 	}
-	return f.Store.Entry(ctx, key)
+	return f.LeaseStore.Entry(ctx, key)
 }
 
 func (f faultStore) Create(ctx context.Context, key string, value []byte) (uint64, error) {
 	if f.broken.Load() {
 		return 0, errCutOff
 	}
-	return f.Store.Create(ctx, key, value)
+	return f.LeaseStore.Create(ctx, key, value)
 }
 
 func (f faultStore) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
 	if f.broken.Load() {
 		return 0, errCutOff
 	}
-	return f.Store.Update(ctx, key, value, rev)
+	return f.LeaseStore.Update(ctx, key, value, rev)
 }
 
 func (f faultStore) DeleteRev(ctx context.Context, key string, rev uint64) error {
 	if f.broken.Load() {
 		return errCutOff
 	}
-	return f.Store.DeleteRev(ctx, key, rev)
+	return f.LeaseStore.DeleteRev(ctx, key, rev)
 }
 
 func (f faultStore) Keys(ctx context.Context) ([]string, error) {
 	if f.broken.Load() {
 		return nil, errCutOff
 	}
-	return f.Store.Keys(ctx)
+	return f.LeaseStore.Keys(ctx)
 }
 
 func (f faultStore) Put(ctx context.Context, key string, value []byte) error {
 	if f.broken.Load() {
 		return errCutOff
 	}
-	return f.Store.Put(ctx, key, value)
+	return f.LeaseStore.Put(ctx, key, value)
 }
 
 func (f faultStore) Delete(ctx context.Context, key string) error {
 	if f.broken.Load() {
 		return errCutOff
 	}
-	return f.Store.Delete(ctx, key)
+	return f.LeaseStore.Delete(ctx, key)
 }
 
 // cluster is several Managers in one process sharing one journal's buckets.
@@ -151,7 +151,7 @@ func newCluster(t testing.TB, streams int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leases, err := j.KVWithTTL(ctx, "hydrant_leases", testTTL)
+	leases, err := j.KV(ctx, "hydrant_leases") // no TTL: a lease lasts as long as its node's heartbeat
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,41 +1,54 @@
 // Package lease decides which node of a cluster runs each delivery stream's worker. Every node
-// heartbeats into a nodes bucket; each stream's owner holds a lease in a leases bucket and renews
-// it with a compare-and-set; the preferred owner of a stream is the live node with the highest
-// rendezvous score (docs/design/cluster.md, "Delivery ownership: leases").
+// heartbeats into a nodes bucket under an incarnation, its epoch; each stream's owner holds a
+// lease in a leases bucket naming the node and the epoch, valid for as long as that node's
+// heartbeat exists with that epoch; the preferred owner of a stream is the live node with the
+// highest rendezvous score (docs/design/cluster.md, "Delivery ownership: leases").
 //
-// Timing, with Renew R and TTL T (defaults 2 s and 6 s):
+// A lease is not renewed: the heartbeat renews all of a node's leases at once, and every node
+// keeps the leases bucket in memory through one watch. A round so makes a fixed number of store
+// calls whatever the number of streams: a heartbeat (a compare-and-set on its own revision), a
+// listing of the nodes bucket and one read per node. It writes a lease only to change it: to take
+// a vacant lease (create) or one whose node is dead (a compare-and-set on the dead lease's
+// revision), to release one (a delete at its revision), and at most Config.MaxWrites of those
+// per round, Config.Writers at a time; the rest wait for the next round (Counters.Deferred).
 //
-//   - A held lease is renewed every R. A renewal that finds the lease changed or gone
-//     (ErrConflict, ErrNotFound) stops the worker at once.
-//   - A renewal that fails for another reason (a timeout while partitioned) is retried every
-//     round; once T−R has passed since the last successful renewal was sent, the worker is
-//     stopped (Lost) without waiting for a round, so it stops at least R before the lease can
-//     expire and be taken elsewhere (as long as Lost returns within R). Store calls are cut off
-//     at that deadline, so a hung call cannot delay it.
-//   - A graceful stop stops the workers, then releases every lease and the heartbeat: the
-//     preferred nodes among the others take the streams in their next round (≤ R). A dead
-//     node's heartbeat and leases expire within T of their last write (the heartbeat first, as
-//     it is written first in a round) and the new preferred node takes each lease in its next
-//     round: delivery resumes ≤ T + R after the death.
-//   - A lease left vacant is taken by a node that is not its preferred one only after it saw
-//     the lease vacant, with the same preferred node, in two consecutive rounds, so the
-//     preferred node had a whole round to take it even when the nodes' rounds run in step:
-//     a stream never waits more than about 3R on a preferred node that cannot take it.
+// Timing, with Renew R and TTL T (defaults 2 s and 6 s); T is the TTL of the nodes bucket, the
+// leases bucket has none:
+//
+//   - The heartbeat is written every R. One that finds the heartbeat changed or gone (the
+//     epoch's leases may be taken already) stops every worker at once and starts a new epoch:
+//     the old epoch's leases, this node's included, are then vacant for every node.
+//   - A heartbeat that fails for another reason (a timeout while partitioned) is retried every
+//     round; once T−R has passed since the last successful one was sent, every worker is
+//     stopped (Lost) without waiting for a round, and the next heartbeat starts a new epoch. The
+//     workers so stop at least R before the heartbeat can expire and their leases be taken (as
+//     long as Lost returns within R). Store calls are cut off at that deadline, so a hung call
+//     cannot delay it.
+//   - A graceful stop stops the workers, then deletes the heartbeat: every lease of the node is
+//     vacant at once, and the preferred nodes among the others take the streams in their next
+//     round (≤ R, more when there are more than MaxWrites per node). A dead node's heartbeat
+//     expires within T of its last write, and the new preferred node takes each lease in its
+//     next round: delivery resumes ≤ T + R after the death (plus a round per MaxWrites leases).
+//   - A vacant lease (missing, or its node's epoch gone) is taken by a node that is not its
+//     preferred one only after it saw the lease vacant, with the same preferred node, in two
+//     consecutive rounds, so the preferred node had a whole round to take it even when the
+//     nodes' rounds run in step: a stream never waits more than about 3R on a preferred node
+//     that cannot take it.
 //   - A joining node's share moves to it within two rounds: its owners stop and release in
 //     their next round, and it takes them in its next one. An owner hands a stream over only
 //     when the stream's preferred node changes to another node; a stream taken because its
 //     preferred node left it vacant stays where it is until the preference changes again, so it
 //     does not bounce between a node that cannot take it and one that can.
 //
-// A round makes a bounded number of store calls and starts no goroutine: a heartbeat, a key
-// listing and one read per node; one renewal or release per held stream (plus a read and a retry
-// when the renewal's earlier reply was lost); one read per other stream, plus a create for each
-// vacant lease it takes. Every call of a round ends within R.
+// Every lease write is a compare-and-set against the entry the watch showed, so a stale view
+// costs a failed write, never a second owner.
 package lease
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,14 +74,22 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
-var _ Store = (*journal.KV)(nil)
+// LeaseStore is the leases bucket: a Store that can be watched. WatchReady behaves as
+// (*journal.KV).WatchReady: fn sees every key's current value, then ready is called, then fn
+// sees every later change in order, until ctx ends.
+type LeaseStore interface {
+	Store
+	WatchReady(ctx context.Context, fn func(journal.Change), ready func()) error
+}
+
+var _ LeaseStore = (*journal.KV)(nil)
 
 // Handler starts and stops the workers of the streams this node owns. The Manager calls it from
 // Run's goroutine, one call at a time, so for one stream Acquired and Lost alternate.
 type Handler interface {
 	// Acquired reports that this node now owns stream: start its worker. It must not block long.
 	Acquired(stream string)
-	// Lost reports that this node no longer owns stream (the renewal failed, the lease was
+	// Lost reports that this node no longer owns stream (the heartbeat failed, the lease was
 	// released to rebalance or because the stream is gone, or Run is ending). It returns only
 	// once the worker is stopped.
 	Lost(stream string)
@@ -76,16 +97,22 @@ type Handler interface {
 
 // Defaults of Config.
 const (
-	DefaultRenew = 2 * time.Second
-	DefaultTTL   = 6 * time.Second
+	DefaultRenew     = 2 * time.Second
+	DefaultTTL       = 6 * time.Second
+	DefaultMaxWrites = 1000
+	DefaultWriters   = 16
 )
 
 // Config configures a Manager.
 type Config struct {
 	Node  string        // this node's name: its key in the nodes bucket and the owner in its leases
 	Addr  string        // this node's API address, published in its heartbeat
-	Renew time.Duration // heartbeat, renewal and placement period; 0 = DefaultRenew
-	TTL   time.Duration // the TTL of both buckets; 0 = DefaultTTL; must be over 2*Renew
+	Renew time.Duration // heartbeat and placement period; 0 = DefaultRenew
+	TTL   time.Duration // the TTL of the nodes bucket; 0 = DefaultTTL; must be over 2*Renew
+	// MaxWrites bounds the lease writes (takes and releases) of one round; 0 = DefaultMaxWrites.
+	MaxWrites int
+	// Writers is how many lease writes of a round run at once; 0 = DefaultWriters.
+	Writers int
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
 }
@@ -97,6 +124,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
+	}
+	if c.MaxWrites == 0 {
+		c.MaxWrites = DefaultMaxWrites
+	}
+	if c.Writers == 0 {
+		c.Writers = DefaultWriters
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -113,6 +146,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("lease config: renew %s must be positive", c.Renew)
 	case c.TTL <= 2*c.Renew:
 		return fmt.Errorf("lease config: ttl %s must be over 2*renew (%s)", c.TTL, 2*c.Renew)
+	case c.MaxWrites < 0:
+		return fmt.Errorf("lease config: max writes %d must not be negative", c.MaxWrites)
+	case c.Writers < 0:
+		return fmt.Errorf("lease config: writers %d must not be negative", c.Writers)
 	}
 	return nil
 }
@@ -138,9 +175,12 @@ type Counters struct {
 	Rounds      uint64 `json:"rounds"`
 	Acquired    uint64 `json:"acquired"`    // Acquired calls
 	Lost        uint64 `json:"lost"`        // Lost calls
-	Released    uint64 `json:"released"`    // leases deleted: rebalance, stream gone, stop
-	RenewErrors uint64 `json:"renewErrors"` // renewals failed with an error other than a conflict
-	StoreErrors uint64 `json:"storeErrors"` // other failed store calls (heartbeat, reads, takes)
+	Released    uint64 `json:"released"`    // leases deleted: rebalance, stream gone
+	RenewErrors uint64 `json:"renewErrors"` // heartbeats failed with an error other than a conflict
+	StoreErrors uint64 `json:"storeErrors"` // other failed store calls (listing, reads, writes)
+	Epochs      uint64 `json:"epochs"`      // epochs started: 1 + one per heartbeat lost
+	Deferred    uint64 `json:"deferred"`    // lease writes left to a later round by MaxWrites
+	StoreCalls  uint64 `json:"storeCalls"`  // calls to the buckets, the watch not included
 }
 
 // nodeValue is a heartbeat, the value of a node's key in the nodes bucket.
@@ -148,15 +188,18 @@ type nodeValue struct {
 	Node    string    `json:"node"`
 	Addr    string    `json:"addr"`
 	Started time.Time `json:"started"`
+	Epoch   string    `json:"epoch,omitempty"`
 }
 
 // leaseValue is the value of a stream's key in the leases bucket.
 type leaseValue struct {
 	Node  string    `json:"node"`
+	Epoch string    `json:"epoch,omitempty"` // "" in a lease of an earlier version: valid while its node lives
 	Since time.Time `json:"since"`
 }
 
-// vacancy is a stream seen without an owner in consecutive rounds, all with one preferred node.
+// vacancy is a stream seen without a valid lease in consecutive rounds, all with one preferred
+// node.
 type vacancy struct {
 	preferred string
 	looks     int
@@ -164,10 +207,7 @@ type vacancy struct {
 
 // holding is a lease this node holds.
 type holding struct {
-	value   []byte
-	rev     uint64
-	renewed time.Time // when the last successful write of the lease was sent
-	failing bool      // the last renewal failed with an error other than a conflict
+	rev uint64
 	// preferred is the stream's preferred node in the last round; when it changes to another
 	// node, the lease is released to that node.
 	preferred string
@@ -175,17 +215,24 @@ type holding struct {
 
 // Manager heartbeats this node, holds its leases and takes the streams it should own.
 type Manager struct {
-	cfg           Config
-	nodes, leases Store
-	log           *slog.Logger
-	running       atomic.Bool
+	cfg     Config
+	nodes   Store
+	leases  LeaseStore
+	log     *slog.Logger
+	running atomic.Bool
+	cache   *cache
 
 	// Owned by Run's goroutine.
 	started time.Time
+	epoch   string    // this incarnation; "" until its heartbeat is written
+	beatRev uint64    // the revision of the heartbeat
+	beat    time.Time // when the last successful heartbeat write was sent
+	failing bool      // the last heartbeat failed with an error other than a conflict
 	held    map[string]*holding
 	vacant  map[string]vacancy
-	owners  map[string]string
 	infos   map[string]NodeStatus
+	epochs  map[string]string // live node → its epoch, from the last round
+	unsure  map[string]bool   // nodes never read, whose read failed in the last round
 
 	mu       sync.Mutex // guards the fields below; never held across store or Handler calls
 	owns     map[string]bool
@@ -193,8 +240,9 @@ type Manager struct {
 	counters Counters
 }
 
-// New returns a Manager for the node cfg.Node, using the buckets nodes and leases.
-func New(cfg Config, nodes, leases Store, log *slog.Logger) (*Manager, error) {
+// New returns a Manager for the node cfg.Node, using the buckets nodes and leases. The leases
+// bucket must not expire its entries: a lease lasts as long as its node's heartbeat.
+func New(cfg Config, nodes Store, leases LeaseStore, log *slog.Logger) (*Manager, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -207,30 +255,50 @@ func New(cfg Config, nodes, leases Store, log *slog.Logger) (*Manager, error) {
 		nodes:  nodes,
 		leases: leases,
 		log:    log.With("node", cfg.Node),
+		cache:  newCache(),
 		held:   map[string]*holding{},
 		vacant: map[string]vacancy{},
-		owners: map[string]string{},
 		infos:  map[string]NodeStatus{},
+		epochs: map[string]string{},
+		unsure: map[string]bool{},
 		owns:   map[string]bool{},
 		status: Status{Node: cfg.Node, Nodes: []NodeStatus{}, Owners: map[string]string{}},
 	}, nil
 }
 
-// Run heartbeats, renews the held leases and places streams every Renew until ctx ends, calling
-// h as this node gains and loses streams. streams returns the streams to place; it is called
-// once a round. When ctx ends Run stops every worker (Lost), releases every held lease and
-// deletes the heartbeat, so the other nodes take over in their next round, and returns nil.
+// Run watches the leases, heartbeats and places streams every Renew until ctx ends, calling h
+// as this node gains and loses streams. streams returns the streams to place; it is called
+// once a round. When ctx ends Run stops every worker (Lost) and deletes the heartbeat, which
+// leaves every lease of this node vacant, so the other nodes take over in their next round, and
+// returns nil.
 func (m *Manager) Run(ctx context.Context, streams func() []string, h Handler) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("lease manager already running")
 	}
 	defer m.running.Store(false)
 	m.started = m.cfg.Now()
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		m.watch(wctx)
+	}()
+	defer func() {
+		stopWatch()
+		<-watched
+	}()
+	// No heartbeat before the leases are in memory: a live node that cannot place its streams
+	// would have them taken by others after two rounds, for good.
+	select {
+	case <-m.cache.readyC():
+	case <-ctx.Done():
+		return nil
+	}
 	m.round(ctx, streams(), h)
 	tick := time.NewTicker(m.cfg.Renew)
 	defer tick.Stop()
 	for {
-		// Between rounds, wake for the first failing lease that must be given up.
+		// Between rounds, wake when the workers must be stopped for want of a heartbeat.
 		var loss <-chan time.Time
 		timer := time.NewTimer(0)
 		timer.Stop()
@@ -248,6 +316,26 @@ func (m *Manager) Run(ctx context.Context, streams func() []string, h Handler) e
 			m.round(ctx, streams(), h)
 		case <-loss:
 			m.expire(h)
+		}
+	}
+}
+
+// watch keeps the cache of the leases bucket until ctx ends, watching again a Renew after a
+// watch stops.
+func (m *Manager) watch(ctx context.Context) {
+	for {
+		gen := m.cache.reset()
+		err := m.leases.WatchReady(ctx, func(c journal.Change) { m.cache.apply(gen, c) },
+			func() { m.cache.setReady(gen) })
+		if ctx.Err() != nil {
+			return
+		}
+		m.count(func(c *Counters) { c.StoreErrors++ })
+		m.log.Warn("watch leases stopped", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(m.cfg.Renew):
 		}
 	}
 }
@@ -276,6 +364,13 @@ func (m *Manager) Owner(stream string) (string, bool) {
 	return "", false
 }
 
+// Nodes returns the nodes of Status without copying the owners.
+func (m *Manager) Nodes() []NodeStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.status.Nodes)
+}
+
 // Status returns what the Manager saw in its last round.
 func (m *Manager) Status() Status {
 	m.mu.Lock()
@@ -297,107 +392,170 @@ func (m *Manager) count(f func(*Counters)) {
 	m.mu.Unlock()
 }
 
-// round is one heartbeat, renewal and placement pass (its store calls: see the package doc).
-// Held leases are renewed before other streams are placed.
+// called counts n store calls.
+func (m *Manager) called(n int) {
+	m.count(func(c *Counters) { c.StoreCalls += uint64(n) })
+}
+
+// round is one heartbeat and placement pass (its store calls: see the package doc).
 func (m *Manager) round(parent context.Context, streams []string, h Handler) {
 	ctx, cancel := context.WithTimeout(parent, m.cfg.Renew)
 	defer cancel()
 	m.count(func(c *Counters) { c.Rounds++ })
 
 	m.heartbeat(ctx, h)
-	live, liveOK := m.liveNodes(ctx, h)
-
-	wanted := make(map[string]bool, len(streams))
-	for _, s := range streams {
-		wanted[s] = true
+	// The leases before the nodes: a lease is vacant when its epoch's heartbeat is gone or
+	// changed in a read made after the lease was seen, and an epoch once over never returns.
+	// (The other way round, a node that started after the read of the nodes would look dead
+	// in its first leases.)
+	leases, owners, ready := m.cache.snapshot()
+	live, liveOK := m.liveNodes(ctx, h, owners)
+	if parent.Err() != nil {
+		return // Run is ending: stop stops what is held
 	}
-	lost := map[string]bool{} // not taken again in the round that lost them
-	for _, s := range sortedKeys(m.held) {
-		l, ok := m.held[s]
-		if parent.Err() != nil {
-			return // Run is ending: stop releases what is held
-		}
-		if !ok {
-			continue // lost by expire during this loop
-		}
-		lost[s] = true
-		pref := l.preferred
-		if liveOK {
-			pref = Preferred(live, s)
-		}
-		switch {
-		case !wanted[s]:
-			m.release(ctx, s, h, "stream gone")
-		case pref != l.preferred && pref != m.cfg.Node:
-			// Another node became preferred (it joined): hand the stream over. A stream taken
-			// while its preferred node was live but did not take it stays until the
-			// preference changes, so it does not bounce between the two.
-			m.release(ctx, s, h, "rebalance")
-		default:
-			l.preferred = pref
-			m.renew(ctx, s, l, h)
-			lost[s] = m.held[s] == nil
-		}
-	}
-
-	for _, s := range streams {
-		if parent.Err() != nil {
-			return
-		}
-		if m.held[s] != nil || lost[s] || !liveOK {
-			continue
-		}
-		m.place(ctx, s, Preferred(live, s), h)
+	if liveOK && ready {
+		p := m.plan(streams, live, leases, h)
+		m.apply(ctx, p, h)
 	}
 	m.expire(h)
-
-	for s := range m.vacant {
-		if !wanted[s] {
-			delete(m.vacant, s)
-		}
-	}
-	for s := range m.owners {
-		if !wanted[s] {
-			delete(m.owners, s)
-		}
-	}
-	m.publish()
+	m.publish(streams) // with this round's writes
 }
 
-// op returns the context for one store call of a round: it ends with the round, or when the
-// first failing lease must be given up, so a hung call cannot delay a Lost. It first gives up
-// the leases already past that point.
+// lossAt is when the workers must be stopped for want of a heartbeat: T−R after the last
+// successful one was sent.
+func (m *Manager) lossAt() time.Time {
+	return m.beat.Add(m.cfg.TTL - m.cfg.Renew)
+}
+
+// op returns the context for a store call of a round: it ends with the round, or when the
+// workers must be stopped for want of a heartbeat, so a hung call cannot delay a Lost. It
+// first stops them if that time has come.
 func (m *Manager) op(ctx context.Context, h Handler) (context.Context, context.CancelFunc) {
 	m.expire(h)
-	if at, ok := m.nextLoss(); ok {
-		return context.WithTimeout(ctx, max(at.Sub(m.cfg.Now()), 0))
+	if m.epoch != "" {
+		return context.WithTimeout(ctx, max(m.lossAt().Sub(m.cfg.Now()), 0))
 	}
 	return context.WithCancel(ctx)
 }
 
-// heartbeat publishes this node in the nodes bucket.
-func (m *Manager) heartbeat(ctx context.Context, h Handler) {
-	v, err := json.Marshal(nodeValue{Node: m.cfg.Node, Addr: m.cfg.Addr, Started: m.started})
-	if err != nil {
-		panic(err) // a struct of strings and a time
+// nextLoss returns when the held workers must be stopped, if any are held.
+func (m *Manager) nextLoss() (time.Time, bool) {
+	if len(m.held) == 0 {
+		return time.Time{}, false
 	}
+	return m.lossAt(), true
+}
+
+// expire stops every worker once T−R has passed since the last successful heartbeat was sent:
+// the heartbeat may expire, and the leases be taken, before the next one could land. The next
+// heartbeat starts a new epoch.
+func (m *Manager) expire(h Handler) {
+	if m.epoch == "" || m.cfg.Now().Before(m.lossAt()) {
+		return
+	}
+	m.log.Warn("heartbeat failing until it may expire: stopping every worker", "since", m.beat, "held", len(m.held))
+	m.loseAll(h, "heartbeat failing until it may expire")
+}
+
+// loseAll stops every worker and forgets the epoch: its leases may be taken elsewhere.
+func (m *Manager) loseAll(h Handler, reason string) {
+	for _, s := range sortedKeys(m.held) {
+		m.lose(s, h, reason)
+	}
+	m.epoch = ""
+}
+
+// heartbeat writes this node's heartbeat, on its own revision, or starts a new epoch.
+func (m *Manager) heartbeat(ctx context.Context, h Handler) {
+	m.expire(h)
+	if m.epoch == "" {
+		m.newEpoch(ctx, h)
+		return
+	}
+	v := m.nodeValue(m.epoch)
 	cctx, cancel := m.op(ctx, h)
 	defer cancel()
-	if err := m.nodes.Put(cctx, m.cfg.Node, v); err != nil {
-		m.count(func(c *Counters) { c.StoreErrors++ })
-		m.log.Warn("heartbeat failed", "err", err)
+	sent := m.cfg.Now()
+	rev, err := m.nodes.Update(cctx, m.cfg.Node, v, m.beatRev)
+	m.called(1)
+	if errors.Is(err, journal.ErrConflict) {
+		// Our own earlier write may have landed with its reply lost (a timeout): if the
+		// heartbeat still holds exactly our value, it never lapsed.
+		cur, crev, gerr := m.nodes.Entry(cctx, m.cfg.Node)
+		m.called(1)
+		if gerr == nil && bytes.Equal(cur, v) {
+			sent = m.cfg.Now()
+			rev, err = m.nodes.Update(cctx, m.cfg.Node, v, crev)
+			m.called(1)
+		}
+	}
+	switch {
+	case err == nil:
+		m.beatRev, m.beat = rev, sent
+		if m.failing {
+			m.failing = false
+			m.log.Info("heartbeat written again")
+		}
+	case errors.Is(err, journal.ErrConflict) || errors.Is(err, journal.ErrNotFound):
+		m.log.Warn("heartbeat changed or gone: stopping every worker", "err", err)
+		m.loseAll(h, "heartbeat lost")
+		m.newEpoch(ctx, h)
+	default:
+		m.count(func(c *Counters) { c.RenewErrors++ })
+		if !m.failing {
+			m.failing = true
+			m.log.Warn("heartbeat failed", "err", err, "until", m.lossAt())
+		}
 	}
 }
 
-// liveNodes reads the nodes bucket: the sorted live node names, always including this one, and
-// false if the list could not be read.
+// newEpoch writes a heartbeat with a new epoch. Nothing is held.
+func (m *Manager) newEpoch(ctx context.Context, h Handler) {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails
+	epoch := hex.EncodeToString(b[:])
+	v := m.nodeValue(epoch)
+	cctx, cancel := m.op(ctx, h)
+	defer cancel()
+	sent := m.cfg.Now()
+	_, rev, err := m.nodes.Entry(cctx, m.cfg.Node)
+	m.called(1)
+	switch {
+	case err == nil:
+		rev, err = m.nodes.Update(cctx, m.cfg.Node, v, rev)
+	case errors.Is(err, journal.ErrNotFound):
+		rev, err = m.nodes.Create(cctx, m.cfg.Node, v)
+	}
+	m.called(1)
+	if err != nil {
+		m.count(func(c *Counters) { c.RenewErrors++ })
+		m.log.Warn("heartbeat of a new epoch failed", "err", err)
+		return
+	}
+	m.epoch, m.beatRev, m.beat, m.failing = epoch, rev, sent, false
+	m.count(func(c *Counters) { c.Epochs++ })
+	m.log.Info("new epoch", "epoch", epoch)
+}
+
+func (m *Manager) nodeValue(epoch string) []byte {
+	v, err := json.Marshal(nodeValue{Node: m.cfg.Node, Addr: m.cfg.Addr, Started: m.started, Epoch: epoch})
+	if err != nil {
+		panic(err) // strings and a time
+	}
+	return v
+}
+
+// liveNodes reads the nodes bucket: the sorted live node names, this one included while it has
+// an epoch, and false if the list could not be read. It records each live node's epoch.
 //
-// A key listing can miss a key rewritten while it runs, so the nodes live in the last round are
-// looked up too, and each node's own entry (read from the bucket's leader) decides.
-func (m *Manager) liveNodes(ctx context.Context, h Handler) ([]string, bool) {
+// A key listing can miss a key rewritten while it runs, so the nodes live in the last round and
+// the nodes named in leases are looked up too, and each node's own entry (read from the
+// bucket's leader) decides: a node is dead only when its entry was read missing.
+func (m *Manager) liveNodes(ctx context.Context, h Handler, owners []string) ([]string, bool) {
 	cctx, cancel := m.op(ctx, h)
 	keys, err := m.nodes.Keys(cctx)
 	cancel()
+	m.called(1)
 	if err != nil {
 		m.count(func(c *Counters) { c.StoreErrors++ })
 		m.log.Warn("list nodes failed", "err", err)
@@ -408,22 +566,31 @@ func (m *Manager) liveNodes(ctx context.Context, h Handler) ([]string, bool) {
 			keys = append(keys, n)
 		}
 	}
-	keys = append(keys, m.cfg.Node) // alive even if our heartbeat is late
+	keys = append(keys, m.cfg.Node)
+	keys = append(keys, owners...)
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
+	if len(keys) > 0 && keys[0] == "" {
+		keys = keys[1:] // the owner of an unreadable lease
+	}
+	clear(m.unsure)
 	live := keys[:0:0]
 	for _, n := range keys {
 		info := m.infos[n]
 		info.Name = n
 		if n == m.cfg.Node {
-			info.Addr, info.Started, info.Live = m.cfg.Addr, m.started, true
+			info.Addr, info.Started, info.Live = m.cfg.Addr, m.started, m.epoch != ""
 			m.infos[n] = info
-			live = append(live, n)
+			if info.Live {
+				m.epochs[n] = m.epoch
+				live = append(live, n)
+			}
 			continue
 		}
 		cctx, cancel := m.op(ctx, h)
 		v, _, err := m.nodes.Entry(cctx, n)
 		cancel()
+		m.called(1)
 		var nv nodeValue
 		switch {
 		case err == nil:
@@ -431,265 +598,34 @@ func (m *Manager) liveNodes(ctx context.Context, h Handler) ([]string, bool) {
 			if json.Unmarshal(v, &nv) == nil {
 				info.Addr, info.Started = nv.Addr, nv.Started
 			}
+			m.epochs[n] = nv.Epoch
 		case errors.Is(err, journal.ErrNotFound):
 			info.Live = false
 		default:
 			m.count(func(c *Counters) { c.StoreErrors++ })
-			// Keep what the last round knew.
+			// Keep what the last round knew; a node never read is taken for live until it is.
+			if _, seen := m.infos[n]; !seen {
+				m.unsure[n] = true
+			}
 		}
 		m.infos[n] = info
 		if info.Live {
 			live = append(live, n)
+		} else {
+			delete(m.epochs, n)
 		}
 	}
 	return live, true
 }
 
-// renew extends a held lease; a conflict or a missing lease loses it at once.
-func (m *Manager) renew(ctx context.Context, s string, l *holding, h Handler) {
-	cctx, cancel := m.op(ctx, h)
-	defer cancel()
-	if m.held[s] != l {
-		return // given up by op
+// valid reports whether a lease's node lives with the lease's epoch.
+func (m *Manager) valid(e entry) bool {
+	if m.unsure[e.node] {
+		return true
 	}
-	sent := m.cfg.Now()
-	rev, err := m.leases.Update(cctx, s, l.value, l.rev)
-	if errors.Is(err, journal.ErrConflict) {
-		// Our own earlier write may have landed with its reply lost (a timeout): if the lease
-		// still holds exactly our value, renew it at its revision.
-		if v, cur, gerr := m.leases.Entry(cctx, s); gerr == nil && bytes.Equal(v, l.value) {
-			sent = m.cfg.Now()
-			rev, err = m.leases.Update(cctx, s, l.value, cur)
-		}
+	epoch, ok := m.epochs[e.node]
+	if !ok || !m.infos[e.node].Live {
+		return false
 	}
-	switch {
-	case err == nil:
-		l.rev, l.renewed = rev, sent
-		if l.failing {
-			l.failing = false
-			m.log.Info("lease renewed again", "stream", s)
-		}
-	case errors.Is(err, journal.ErrConflict) || errors.Is(err, journal.ErrNotFound):
-		m.lose(s, h, "renewal conflict", err)
-	default:
-		m.count(func(c *Counters) { c.RenewErrors++ })
-		if !l.failing {
-			l.failing = true
-			m.log.Warn("lease renewal failed", "stream", s, "err", err,
-				"until", l.renewed.Add(m.cfg.TTL-m.cfg.Renew))
-		}
-	}
-}
-
-// release stops the worker of a held lease, then deletes the lease so another node can take it.
-func (m *Manager) release(ctx context.Context, s string, h Handler, reason string) {
-	l := m.held[s]
-	m.lose(s, h, reason, nil)
-	cctx, cancel := m.op(ctx, h)
-	defer cancel()
-	m.deleteLease(cctx, s, l)
-}
-
-// deleteLease deletes a lease this node held. If it fails the lease expires after TTL.
-func (m *Manager) deleteLease(ctx context.Context, s string, l *holding) {
-	err := m.leases.DeleteRev(ctx, s, l.rev)
-	if errors.Is(err, journal.ErrConflict) {
-		// As in renew: a renewal may have landed with its reply lost.
-		if v, cur, gerr := m.leases.Entry(ctx, s); gerr == nil && bytes.Equal(v, l.value) {
-			err = m.leases.DeleteRev(ctx, s, cur)
-		}
-	}
-	if err != nil {
-		if !errors.Is(err, journal.ErrConflict) && !errors.Is(err, journal.ErrNotFound) {
-			m.count(func(c *Counters) { c.StoreErrors++ })
-		}
-		m.log.Warn("lease release failed", "stream", s, "err", err)
-		return
-	}
-	m.count(func(c *Counters) { c.Released++ })
-}
-
-// place looks at the lease of a stream this node does not hold and takes it if it is vacant and
-// this node is preferred, or it was already vacant in the two previous rounds with the same
-// preferred node (which so had a whole round to take it).
-func (m *Manager) place(ctx context.Context, s, preferred string, h Handler) {
-	cctx, cancel := m.op(ctx, h)
-	v, rev, err := m.leases.Entry(cctx, s)
-	cancel()
-	switch {
-	case err == nil:
-		delete(m.vacant, s)
-		var lv leaseValue
-		if json.Unmarshal(v, &lv) != nil {
-			m.owners[s] = ""
-			return
-		}
-		m.owners[s] = lv.Node
-		if lv.Node == m.cfg.Node {
-			// Ours from before a restart, or from a take whose reply was lost: renew it.
-			// Recorded with no preferred node, so that the next round hands it to its
-			// preferred node if that is another.
-			m.take(ctx, s, rev, lv.Since, "", h, "adopt")
-		}
-	case errors.Is(err, journal.ErrNotFound):
-		delete(m.owners, s)
-		v := m.vacant[s]
-		if v.preferred != preferred {
-			v = vacancy{preferred: preferred}
-		}
-		switch {
-		case preferred == m.cfg.Node:
-			m.take(ctx, s, 0, time.Time{}, preferred, h, "preferred")
-		case v.looks >= 2:
-			// Its preferred node had a whole round to take it and did not. (Two looks, not
-			// one: the first may come just after the preferred node's look, when rounds on
-			// the nodes run in step.)
-			m.take(ctx, s, 0, time.Time{}, preferred, h, "vacant")
-		default:
-			v.looks++
-			m.vacant[s] = v
-		}
-	default:
-		m.count(func(c *Counters) { c.StoreErrors++ })
-		m.log.Warn("read lease failed", "stream", s, "err", err)
-	}
-}
-
-// take creates the lease of s (rev 0) or rewrites this node's own lease at rev, then starts the
-// worker.
-func (m *Manager) take(ctx context.Context, s string, rev uint64, since time.Time, preferred string, h Handler, why string) {
-	sent := m.cfg.Now()
-	if since.IsZero() {
-		since = sent
-	}
-	v, err := json.Marshal(leaseValue{Node: m.cfg.Node, Since: since})
-	if err != nil {
-		panic(err) // a string and a time
-	}
-	cctx, cancel := m.op(ctx, h)
-	defer cancel()
-	if rev == 0 {
-		rev, err = m.leases.Create(cctx, s, v)
-	} else {
-		rev, err = m.leases.Update(cctx, s, v, rev)
-	}
-	switch {
-	case err == nil:
-	case errors.Is(err, journal.ErrConflict) || errors.Is(err, journal.ErrNotFound):
-		return // another node was faster
-	default:
-		m.count(func(c *Counters) { c.StoreErrors++ })
-		m.log.Warn("take lease failed", "stream", s, "err", err)
-		return
-	}
-	delete(m.vacant, s)
-	m.held[s] = &holding{value: v, rev: rev, renewed: sent, preferred: preferred}
-	m.owners[s] = m.cfg.Node
-	m.mu.Lock()
-	m.owns[s] = true
-	m.counters.Acquired++
-	m.mu.Unlock()
-	m.log.Info("lease acquired", "stream", s, "how", why)
-	h.Acquired(s)
-}
-
-// lose forgets a held lease and stops its worker.
-func (m *Manager) lose(s string, h Handler, reason string, err error) {
-	delete(m.held, s)
-	if m.owners[s] == m.cfg.Node {
-		delete(m.owners, s)
-	}
-	m.mu.Lock()
-	delete(m.owns, s)
-	m.counters.Lost++
-	m.mu.Unlock()
-	if err != nil {
-		m.log.Warn("lease lost", "stream", s, "reason", reason, "err", err)
-	} else {
-		m.log.Info("lease lost", "stream", s, "reason", reason)
-	}
-	h.Lost(s)
-}
-
-// nextLoss returns when the first failing lease must be given up: TTL−Renew after its last
-// successful renewal was sent.
-func (m *Manager) nextLoss() (time.Time, bool) {
-	var at time.Time
-	for _, l := range m.held {
-		if !l.failing {
-			continue
-		}
-		if t := l.renewed.Add(m.cfg.TTL - m.cfg.Renew); at.IsZero() || t.Before(at) {
-			at = t
-		}
-	}
-	return at, !at.IsZero()
-}
-
-// expire loses the failing leases whose renewal has failed for TTL−Renew: they may have expired
-// and been taken elsewhere by the time the next renewal could land.
-func (m *Manager) expire(h Handler) {
-	at, ok := m.nextLoss()
-	if !ok {
-		return
-	}
-	now := m.cfg.Now()
-	if now.Before(at) {
-		return
-	}
-	for _, s := range sortedKeys(m.held) {
-		if l := m.held[s]; l.failing && !now.Before(l.renewed.Add(m.cfg.TTL-m.cfg.Renew)) {
-			m.lose(s, h, "renewal failing until the lease may expire", nil)
-		}
-	}
-}
-
-// stop stops every worker and releases every lease and the heartbeat, with a fresh deadline
-// of one Renew since ctx has ended.
-func (m *Manager) stop(ctx context.Context, h Handler) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.Renew)
-	defer cancel()
-	for _, s := range sortedKeys(m.held) {
-		l := m.held[s]
-		m.lose(s, h, "stopping", nil)
-		m.deleteLease(ctx, s, l)
-	}
-	if err := m.nodes.Delete(ctx, m.cfg.Node); err != nil {
-		m.count(func(c *Counters) { c.StoreErrors++ })
-		m.log.Warn("delete heartbeat failed", "err", err)
-	}
-	m.mu.Lock()
-	for i := range m.status.Nodes {
-		if m.status.Nodes[i].Name == m.cfg.Node {
-			m.status.Nodes[i].Live = false
-		}
-	}
-	m.mu.Unlock()
-}
-
-// publish makes the round's view the one Status returns.
-func (m *Manager) publish() {
-	owners := make(map[string]string, len(m.owners))
-	for s, n := range m.owners {
-		if n != "" {
-			owners[s] = n
-		}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	nodes := make([]NodeStatus, 0, len(m.infos))
-	for _, n := range sortedKeys(m.infos) {
-		nodes = append(nodes, m.infos[n])
-	}
-	m.status.Nodes = nodes
-	m.status.Owners = owners
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return e.epoch == epoch
 }

@@ -17,10 +17,12 @@ import (
 
 // memStore is a Store in memory with the journal KV's revision semantics.
 type memStore struct {
-	mu  sync.Mutex
-	rev uint64
-	m   map[string]memEntry
-	err error // when set, every call fails with it
+	mu       sync.Mutex
+	rev      uint64
+	m        map[string]memEntry
+	err      error // when set, every call fails with it
+	watchers map[int]func(journal.Change)
+	nextW    int
 }
 
 type memEntry struct {
@@ -28,9 +30,44 @@ type memEntry struct {
 	rev   uint64
 }
 
-var _ Store = (*memStore)(nil)
+var _ LeaseStore = (*memStore)(nil)
 
-func newMemStore() *memStore { return &memStore{m: map[string]memEntry{}} }
+func newMemStore() *memStore {
+	return &memStore{m: map[string]memEntry{}, watchers: map[int]func(journal.Change){}}
+}
+
+// notify passes a change to the watchers, at once and in order: a Manager's cache holds every
+// write when the write returns.
+func (s *memStore) notify(c journal.Change) {
+	for _, w := range s.watchers {
+		w(c)
+	}
+}
+
+func (s *memStore) remove(key string) {
+	delete(s.m, key)
+	s.rev++
+	s.notify(journal.Change{Key: key, Revision: s.rev, Deleted: true})
+}
+
+// WatchReady passes the current entries, calls ready, then passes every change until ctx ends.
+// It ignores fail.
+func (s *memStore) WatchReady(ctx context.Context, fn func(journal.Change), ready func()) error {
+	s.mu.Lock()
+	for _, k := range sortedKeys(s.m) {
+		fn(journal.Change{Key: k, Value: s.m[k].value, Revision: s.m[k].rev})
+	}
+	ready()
+	id := s.nextW
+	s.nextW++
+	s.watchers[id] = fn
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	delete(s.watchers, id)
+	s.mu.Unlock()
+	return ctx.Err()
+}
 
 func (s *memStore) fail(err error) {
 	s.mu.Lock()
@@ -41,6 +78,7 @@ func (s *memStore) fail(err error) {
 func (s *memStore) write(key string, value []byte) uint64 {
 	s.rev++
 	s.m[key] = memEntry{value: value, rev: s.rev}
+	s.notify(journal.Change{Key: key, Value: value, Revision: s.rev})
 	return s.rev
 }
 
@@ -90,7 +128,7 @@ func (s *memStore) DeleteRev(_ context.Context, key string, rev uint64) error {
 	if e, ok := s.m[key]; !ok || e.rev != rev {
 		return fmt.Errorf("delete %s: %w", key, journal.ErrConflict)
 	}
-	delete(s.m, key)
+	s.remove(key)
 	return nil
 }
 
@@ -119,7 +157,9 @@ func (s *memStore) Delete(_ context.Context, key string) error {
 	if s.err != nil {
 		return s.err
 	}
-	delete(s.m, key)
+	if _, ok := s.m[key]; ok {
+		s.remove(key)
+	}
 	return nil
 }
 
@@ -187,21 +227,53 @@ func (r *recorder) take() []string {
 	return e
 }
 
-func newTest(t testing.TB, node string, nodes, leases Store, clk *clock) *Manager {
+func newTest(t testing.TB, node string, nodes Store, leases LeaseStore, clk *clock) *Manager {
 	t.Helper()
-	m, err := New(Config{Node: node, Addr: node + ":4000", Renew: 2 * time.Second, TTL: 6 * time.Second, Now: clk.Now}, nodes, leases, nil)
+	return newTestConfig(t, Config{Node: node, Addr: node + ":4000", Renew: 2 * time.Second, TTL: 6 * time.Second, Now: clk.Now}, nodes, leases, clk)
+}
+
+// newTestConfig returns a Manager whose rounds the test runs, with its watch of leases running
+// and its first view complete.
+func newTestConfig(t testing.TB, cfg Config, nodes Store, leases LeaseStore, clk *clock) *Manager {
+	t.Helper()
+	m, err := New(cfg, nodes, leases, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.started = clk.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.watch(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	<-m.cache.readyC()
 	return m
 }
 
-// heartbeat puts node's heartbeat as another node's Manager would.
+// heartbeat puts node's heartbeat as another node's Manager would, with epoch "e1".
 func heartbeat(t testing.TB, nodes Store, node string) {
 	t.Helper()
-	v, _ := json.Marshal(nodeValue{Node: node, Addr: node + ":4000", Started: t0})
+	heartbeatEpoch(t, nodes, node, "e1")
+}
+
+func heartbeatEpoch(t testing.TB, nodes Store, node, epoch string) {
+	t.Helper()
+	v, _ := json.Marshal(nodeValue{Node: node, Addr: node + ":4000", Started: t0, Epoch: epoch})
 	if err := nodes.Put(context.Background(), node, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putLease writes a lease as node's Manager in epoch would.
+func putLease(t testing.TB, leases Store, stream, node, epoch string) {
+	t.Helper()
+	v, _ := json.Marshal(leaseValue{Node: node, Epoch: epoch, Since: t0})
+	if err := leases.Put(context.Background(), stream, v); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -246,6 +318,8 @@ func TestConfigValidate(t *testing.T) {
 		{"ttl at 2*renew", Config{Node: "n1", Renew: time.Second, TTL: 2 * time.Second}, "lease config: ttl 2s must be over 2*renew (2s)"},
 		{"ttl under default renew", Config{Node: "n1", TTL: 3 * time.Second}, "lease config: ttl 3s must be over 2*renew (4s)"},
 		{"small", Config{Node: "n1", Renew: 300 * time.Millisecond, TTL: time.Second}, ""},
+		{"negative max writes", Config{Node: "n1", MaxWrites: -1}, "lease config: max writes -1 must not be negative"},
+		{"negative writers", Config{Node: "n1", Writers: -2}, "lease config: writers -2 must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,7 +374,7 @@ func TestPlacement(t *testing.T) {
 	clk.Set(t0.Add(6 * time.Second))
 	m.round(ctx, streams, rec)
 	if diff := cmp.Diff([]string(nil), rec.take()); diff != "" {
-		t.Errorf("round 4 renews only (-want +got):\n%s", diff)
+		t.Errorf("round 4 heartbeats only (-want +got):\n%s", diff)
 	}
 	want := Status{
 		Node: "a",
@@ -308,8 +382,10 @@ func TestPlacement(t *testing.T) {
 			{Name: "a", Addr: "a:4000", Started: t0, Live: true},
 			{Name: "z", Addr: "z:4000", Started: t0, Live: true},
 		},
-		Owners:   map[string]string{},
-		Counters: Counters{Rounds: 4, Acquired: 20},
+		Owners: map[string]string{},
+		// A new epoch (read, create), then a heartbeat, a listing and a read of z a round,
+		// and one create per stream.
+		Counters: Counters{Rounds: 4, Acquired: 20, Epochs: 1, StoreCalls: 2 + 4*2 + 3*1 + 20},
 	}
 	for _, s := range streams {
 		want.Owners[s] = "a"
@@ -319,66 +395,112 @@ func TestPlacement(t *testing.T) {
 	}
 }
 
-// TestTakenLeaseIsNotTaken: a lease held by another node is left alone, and shows in Status.
-func TestTakenLeaseIsNotTaken(t *testing.T) {
-	ctx := context.Background()
-	clk := &clock{t: t0}
-	nodes, leases := newMemStore(), newMemStore()
-	v, _ := json.Marshal(leaseValue{Node: "z", Since: t0})
-	leases.Put(ctx, "s", v)
-	rec := &recorder{}
-	m := newTest(t, "a", nodes, leases, clk)
-	for range 3 {
-		m.round(ctx, []string{"s"}, rec)
+// TestVacant: a lease is vacant when its node's heartbeat is gone or has another epoch; the
+// preferred node takes a vacant lease at once, with a compare-and-set on the dead lease, and
+// leaves a live node's lease alone (it shows in Status).
+func TestVacant(t *testing.T) {
+	tests := []struct {
+		name        string
+		zEpoch      string // z's heartbeat; "" = none
+		leaseEpoch  string // the lease of z
+		wantEvents  []string
+		wantOwner   map[string]string
+		wantPresent bool // the lease still names z
+	}{
+		{"live owner", "e1", "e1", nil, map[string]string{"s": "z"}, true},
+		{"restarted owner", "e2", "e1", []string{"+s"}, map[string]string{"s": "a"}, false},
+		{"dead owner", "", "e1", []string{"+s"}, map[string]string{"s": "a"}, false},
+		{"dead owner of an earlier version", "", "", []string{"+s"}, map[string]string{"s": "a"}, false},
+		{"live owner of an earlier version", "", "", nil, map[string]string{"s": "z"}, true},
+		{"owner upgraded", "e1", "", []string{"+s"}, map[string]string{"s": "a"}, false},
 	}
-	if diff := cmp.Diff([]string(nil), rec.take()); diff != "" {
-		t.Errorf("events (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(map[string]string{"s": "z"}, m.Status().Owners); diff != "" {
-		t.Errorf("owners (-want +got):\n%s", diff)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{t: t0}
+			nodes, leases := newMemStore(), newMemStore()
+			switch {
+			case tt.zEpoch != "":
+				heartbeatEpoch(t, nodes, "z", tt.zEpoch)
+			case i == 4:
+				heartbeatEpoch(t, nodes, "z", "")
+			}
+			// A stream a prefers, whether z is live or not.
+			as, _ := split("a", "z", streamNames(20))
+			putLease(t, leases, as[0], "z", tt.leaseEpoch)
+			rec := &recorder{}
+			m := newTest(t, "a", nodes, leases, clk)
+			m.round(ctx, as[:1], rec)
+			rename := func(e []string) []string {
+				for i := range e {
+					e[i] = e[i][:1] + "s"
+				}
+				return e
+			}
+			if diff := cmp.Diff(tt.wantEvents, rename(rec.take())); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			owners := map[string]string{}
+			for s, n := range m.Status().Owners {
+				owners[s[:0]+"s"] = n
+			}
+			if diff := cmp.Diff(tt.wantOwner, owners); diff != "" {
+				t.Errorf("owners (-want +got):\n%s", diff)
+			}
+			v, _, _ := leases.Entry(ctx, as[0])
+			var lv leaseValue
+			json.Unmarshal(v, &lv)
+			if got := lv.Node == "z"; got != tt.wantPresent {
+				t.Errorf("lease %+v: names z = %v, want %v", lv, got, tt.wantPresent)
+			}
+		})
 	}
 }
 
-// TestAdoptsOwnLease: a lease in this node's name that it does not hold (written before a
-// restart, or by a take whose reply was lost) is renewed and taken at once.
-func TestAdoptsOwnLease(t *testing.T) {
+// TestOwnLease: a lease of this node's epoch that it does not hold (a take whose reply was
+// lost) is adopted without a write when this node is preferred, and deleted otherwise; a lease
+// of its earlier epoch (before a restart) is vacant like any other.
+func TestOwnLease(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
 	nodes, leases := newMemStore(), newMemStore()
 	heartbeat(t, nodes, "z")
-	_, zs := split("a", "z", streamNames(20))
-	v, _ := json.Marshal(leaseValue{Node: "a", Since: t0})
-	leases.Put(ctx, zs[0], v)
+	as, zs := split("a", "z", streamNames(20))
+	putLease(t, leases, as[1], "a", "before-restart")
 	rec := &recorder{}
 	m := newTest(t, "a", nodes, leases, clk)
-	m.round(ctx, zs[:1], rec)
-	if diff := cmp.Diff([]string{"+" + zs[0]}, rec.take()); diff != "" {
+	m.round(ctx, nil, rec) // the epoch
+	putLease(t, leases, as[0], "a", m.epoch)
+	putLease(t, leases, zs[0], "a", m.epoch)
+	before := m.Status().Counters.StoreCalls
+	m.round(ctx, []string{as[0], as[1], zs[0]}, rec)
+	if diff := cmp.Diff([]string{"+" + as[0], "+" + as[1]}, rec.take()); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
-	// A lease of z's preference adopted by a stays with a only until the next round, which
-	// releases it to z.
-	m.round(ctx, zs[:1], rec)
-	if diff := cmp.Diff([]string{"-" + zs[0]}, rec.take()); diff != "" {
-		t.Errorf("events (-want +got):\n%s", diff)
+	// A heartbeat, a listing, a read of z, the take of as[1] and the delete of zs[0].
+	if got := m.Status().Counters.StoreCalls - before; got != 5 {
+		t.Errorf("store calls = %d, want 5", got)
+	}
+	if leases.has(zs[0]) {
+		t.Errorf("lease %s of z's preference not deleted", zs[0])
 	}
 }
 
-// TestRenewalError: a renewal failing with a store error keeps the worker until TTL−Renew has
-// passed since the last successful renewal, then loses it, before the lease can expire; a
-// renewal that succeeds in time keeps it.
-func TestRenewalError(t *testing.T) {
+// TestHeartbeatError: a heartbeat failing with a store error keeps the workers until TTL−Renew
+// has passed since the last successful heartbeat was sent, then loses them, before the heartbeat
+// can expire; a heartbeat that succeeds in time keeps them.
+func TestHeartbeatError(t *testing.T) {
 	tests := []struct {
-		name      string
-		renew     time.Duration
-		ttl       time.Duration
-		heal      time.Duration // when the store works again; 0 = never
-		wantLoss  time.Duration // after the last successful renewal; 0 = never lost
-		wantCount uint64        // renew errors
+		name     string
+		renew    time.Duration
+		ttl      time.Duration
+		heal     time.Duration // when the store works again; 0 = never
+		wantLoss time.Duration // after the last successful heartbeat; 0 = never lost
 	}{
-		{"defaults", 2 * time.Second, 6 * time.Second, 0, 4 * time.Second, 1},
-		{"ttl not a multiple", 2 * time.Second, 5 * time.Second, 0, 3 * time.Second, 1},
-		{"long ttl", time.Second, 10 * time.Second, 0, 9 * time.Second, 8},
-		{"healed in time", 2 * time.Second, 7 * time.Second, 4 * time.Second, 0, 1},
+		{"defaults", 2 * time.Second, 6 * time.Second, 0, 4 * time.Second},
+		{"ttl not a multiple", 2 * time.Second, 5 * time.Second, 0, 3 * time.Second},
+		{"long ttl", time.Second, 10 * time.Second, 0, 9 * time.Second},
+		{"healed in time", 2 * time.Second, 7 * time.Second, 4 * time.Second, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,26 +508,23 @@ func TestRenewalError(t *testing.T) {
 			clk := &clock{t: t0}
 			nodes, leases := newMemStore(), newMemStore()
 			rec := &recorder{clk: clk}
-			m, err := New(Config{Node: "a", Renew: tt.renew, TTL: tt.ttl, Now: clk.Now}, nodes, leases, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.round(ctx, []string{"s"}, rec)
-			if diff := cmp.Diff([]string{"+s"}, rec.take()); diff != "" {
+			m := newTestConfig(t, Config{Node: "a", Renew: tt.renew, TTL: tt.ttl, Now: clk.Now}, nodes, leases, clk)
+			m.round(ctx, []string{"s", "t"}, rec)
+			if diff := cmp.Diff([]string{"+s", "+t"}, rec.take()); diff != "" {
 				t.Fatalf("events (-want +got):\n%s", diff)
 			}
 			broken := errors.New("i/o timeout")
 			nodes.fail(broken)
 			leases.fail(broken)
-			// Rounds every renew until the lease's TTL is over; between them, Run's timer fires
-			// at nextLoss.
+			// Rounds every renew until the heartbeat's TTL is over; between them, Run's timer
+			// fires at nextLoss.
 			for now := tt.renew; now < tt.ttl; now += tt.renew {
 				if tt.heal != 0 && now >= tt.heal {
 					nodes.fail(nil)
 					leases.fail(nil)
 				}
 				clk.Set(t0.Add(now))
-				m.round(ctx, []string{"s"}, rec)
+				m.round(ctx, []string{"s", "t"}, rec)
 				if at, ok := m.nextLoss(); ok && at.Before(t0.Add(now+tt.renew)) {
 					clk.Set(at)
 					m.expire(rec)
@@ -413,32 +532,42 @@ func TestRenewalError(t *testing.T) {
 			}
 			var want []time.Time
 			if tt.wantLoss != 0 {
-				want = []time.Time{t0.Add(tt.wantLoss)}
+				want = []time.Time{t0.Add(tt.wantLoss), t0.Add(tt.wantLoss)}
 			}
 			if diff := cmp.Diff(want, rec.times); diff != "" {
 				t.Errorf("Lost at (-want +got):\n%s", diff)
 			}
 			if tt.wantLoss != 0 && !t0.Add(tt.wantLoss).Before(t0.Add(tt.ttl)) {
-				t.Errorf("lost at %s, not before the lease expires at %s", tt.wantLoss, tt.ttl)
+				t.Errorf("lost at %s, not before the heartbeat expires at %s", tt.wantLoss, tt.ttl)
 			}
-			if got := m.Status().Counters.RenewErrors; got != tt.wantCount {
-				t.Errorf("RenewErrors = %d, want %d", got, tt.wantCount)
+			if got := m.Status().Counters.RenewErrors; got == 0 {
+				t.Error("no heartbeat errors counted")
 			}
 		})
 	}
 }
 
-// TestRenewalConflict: a lease changed or gone at renewal stops the worker at once.
-func TestRenewalConflict(t *testing.T) {
+// TestHeartbeatLost: a heartbeat found changed or gone stops every worker at once and starts a
+// new epoch, under which this node takes its streams again; a held lease changed in the store
+// stops its worker at once.
+func TestHeartbeatLost(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(leases *memStore, stream string)
+		change func(t *testing.T, nodes, leases *memStore, stream string)
+		want   []string
 	}{
-		{"taken", func(leases *memStore, s string) {
-			v, _ := json.Marshal(leaseValue{Node: "z", Since: t0})
-			leases.Put(context.Background(), s, v)
-		}},
-		{"expired", func(leases *memStore, s string) { leases.Delete(context.Background(), s) }},
+		{"heartbeat gone", func(t *testing.T, nodes, _ *memStore, _ string) {
+			nodes.Delete(context.Background(), "a")
+		}, []string{"-s", "+s"}},
+		{"heartbeat changed", func(t *testing.T, nodes, _ *memStore, _ string) {
+			heartbeatEpoch(t, nodes, "a", "other")
+		}, []string{"-s", "+s"}},
+		{"lease taken", func(t *testing.T, _, leases *memStore, s string) {
+			putLease(t, leases, s, "z", "e1")
+		}, []string{"-s"}},
+		{"lease deleted", func(t *testing.T, _, leases *memStore, s string) {
+			leases.Delete(context.Background(), s)
+		}, []string{"-s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,13 +584,18 @@ func TestRenewalConflict(t *testing.T) {
 				t.Fatal("not owned")
 			}
 			rec.take()
-			tt.change(leases, s)
+			epoch := m.epoch
+			tt.change(t, nodes, leases, s)
 			m.round(ctx, []string{s}, rec)
-			if diff := cmp.Diff([]string{"-" + s}, rec.take()); diff != "" {
+			got := rec.take()
+			for i := range got {
+				got[i] = got[i][:1] + "s"
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
-			if m.Owns(s) {
-				t.Error("Owns = true after the loss")
+			if newEpoch := m.epoch != epoch; newEpoch != (len(tt.want) == 2) {
+				t.Errorf("epoch %s then %s", epoch, m.epoch)
 			}
 		})
 	}
@@ -523,8 +657,88 @@ func TestRebalance(t *testing.T) {
 	}
 }
 
-// TestRunStops: Run takes the leases, and on return has stopped every worker and deleted every
-// lease and its heartbeat.
+// TestDeadLeaseOfStreamGone: the preferred node deletes a dead node's lease of a stream that is
+// gone; a live node's is left to it.
+func TestDeadLeaseOfStreamGone(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	nodes, leases := newMemStore(), newMemStore()
+	heartbeat(t, nodes, "z")
+	putLease(t, leases, "dead", "y", "e1")
+	putLease(t, leases, "live", "z", "e1")
+	rec := &recorder{}
+	m := newTest(t, "a", nodes, leases, clk)
+	m.round(ctx, nil, rec)
+	// Only when a is preferred (over the live a and z) does it delete the dead lease.
+	if want := Preferred([]string{"a", "z"}, "dead") == "a"; leases.has("dead") == want {
+		t.Errorf("dead lease present = %v, want %v", leases.has("dead"), !want)
+	}
+	if !leases.has("live") {
+		t.Error("live node's lease deleted")
+	}
+}
+
+// TestWriteBound: a round makes at most MaxWrites lease writes; the others wait for later
+// rounds and are counted.
+func TestWriteBound(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	nodes, leases := newMemStore(), newMemStore()
+	streams := streamNames(50)
+	m := newTestConfig(t, Config{Node: "a", Renew: 2 * time.Second, TTL: 6 * time.Second, MaxWrites: 20, Writers: 3, Now: clk.Now}, nodes, leases, clk)
+	rec := &recorder{}
+	var got [][2]int // acquired, deferred per round
+	for i := range 4 {
+		clk.Set(t0.Add(time.Duration(i) * 2 * time.Second))
+		before := m.Status().Counters
+		m.round(ctx, streams, rec)
+		c := m.Status().Counters
+		got = append(got, [2]int{int(c.Acquired - before.Acquired), int(c.Deferred - before.Deferred)})
+	}
+	if diff := cmp.Diff([][2]int{{20, 30}, {20, 10}, {10, 0}, {0, 0}}, got); diff != "" {
+		t.Errorf("acquired, deferred per round (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(plus(streams), rec.take()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// TestRoundCost: once the streams are placed, a round makes the same store calls whatever
+// their number: a heartbeat, a listing and a read per other node.
+func TestRoundCost(t *testing.T) {
+	for _, n := range []int{10, 1000, 5000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{t: t0}
+			nodes, leases := newMemStore(), newMemStore()
+			streams := streamNames(n)
+			a := newTest(t, "a", nodes, leases, clk)
+			b := newTest(t, "b", nodes, leases, clk)
+			rec := &recorder{}
+			for i := range 4 {
+				clk.Set(t0.Add(time.Duration(i) * 2 * time.Second))
+				a.round(ctx, streams, rec)
+				b.round(ctx, streams, rec)
+			}
+			if got := len(a.held) + len(b.held); got != n {
+				t.Fatalf("%d of %d streams held", got, n)
+			}
+			beforeA, beforeB := a.Status().Counters.StoreCalls, b.Status().Counters.StoreCalls
+			for i := range 5 {
+				clk.Set(t0.Add(time.Duration(4+i) * 2 * time.Second))
+				a.round(ctx, streams, rec)
+				b.round(ctx, streams, rec)
+			}
+			calls := []uint64{a.Status().Counters.StoreCalls - beforeA, b.Status().Counters.StoreCalls - beforeB}
+			if diff := cmp.Diff([]uint64{15, 15}, calls); diff != "" {
+				t.Errorf("store calls in 5 rounds (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRunStops: Run takes the leases, and on return has stopped every worker and deleted its
+// heartbeat, which leaves its leases vacant for every other node.
 func TestRunStops(t *testing.T) {
 	nodes, leases := newMemStore(), newMemStore()
 	streams := streamNames(5)
@@ -532,7 +746,7 @@ func TestRunStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{leases: leases}
+	rec := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- m.Run(ctx, func() []string { return streams }, rec) }()
@@ -556,23 +770,22 @@ func TestRunStops(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
-	for _, held := range rec.atLost {
-		if !held {
-			t.Error("a lease was released before its worker was stopped")
-		}
-	}
-	if k, _ := leases.Keys(context.Background()); len(k) != 0 {
-		t.Errorf("leases left: %v", k)
-	}
 	if k, _ := nodes.Keys(context.Background()); len(k) != 0 {
 		t.Errorf("heartbeats left: %v", k)
 	}
-	if c := m.Status().Counters; c.Released != 5 || c.Lost != 5 || c.Acquired != 5 {
+	// Another node takes every lease at once.
+	b := newTest(t, "b", nodes, leases, &clock{t: t0})
+	b.round(context.Background(), streams, rec)
+	if diff := cmp.Diff(plus(streams), rec.take()); diff != "" {
+		t.Errorf("taken over (-want +got):\n%s", diff)
+	}
+	if c := m.Status().Counters; c.Lost != 5 || c.Acquired != 5 {
 		t.Errorf("counters %+v", c)
 	}
 }
 
-// lostReplies applies an Update but reports a timeout, as a reply lost in the network does.
+// lostReplies applies an Update or a Create but reports a timeout, as a reply lost in the
+// network does.
 type lostReplies struct {
 	*memStore
 	on bool
@@ -586,35 +799,47 @@ func (l *lostReplies) Update(ctx context.Context, key string, value []byte, rev 
 	return r, err
 }
 
-// TestLostReply: a renewal whose reply was lost leaves the lease at a revision the Manager does
-// not know; the next renewal finds its own value there and carries on, and release still works.
+func (l *lostReplies) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	r, err := l.memStore.Create(ctx, key, value)
+	if err == nil && l.on {
+		return 0, errors.New("i/o timeout")
+	}
+	return r, err
+}
+
+// TestLostReply: a heartbeat whose reply was lost leaves it at a revision the Manager does not
+// know; the next heartbeat finds its own value there and carries on. A take whose reply was
+// lost is adopted in the next round.
 func TestLostReply(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
-	nodes, leases := newMemStore(), &lostReplies{memStore: newMemStore()}
+	nodes, leases := &lostReplies{memStore: newMemStore()}, &lostReplies{memStore: newMemStore()}
 	rec := &recorder{}
 	m := newTest(t, "a", nodes, leases, clk)
 	m.round(ctx, []string{"s"}, rec)
-	leases.on = true
+	nodes.on = true
 	clk.Set(t0.Add(2 * time.Second))
 	m.round(ctx, []string{"s"}, rec)
-	leases.on = false
+	nodes.on = false
 	clk.Set(t0.Add(3 * time.Second)) // before the loss at 4 s
 	m.round(ctx, []string{"s"}, rec)
 	if diff := cmp.Diff([]string{"+s"}, rec.take()); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
-	if _, ok := m.nextLoss(); ok {
-		t.Error("lease still failing after a successful renewal")
+	if m.failing {
+		t.Error("heartbeat still failing after a successful one")
 	}
 	leases.on = true
-	clk.Set(t0.Add(5 * time.Second))
-	m.round(ctx, []string{"s"}, rec)
-	m.stop(ctx, rec)
-	if leases.has("s") {
-		t.Error("lease not released")
+	m.round(ctx, []string{"s", "t"}, rec)
+	leases.on = false
+	if diff := cmp.Diff([]string(nil), rec.take()); diff != "" {
+		t.Errorf("lost take (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(Counters{Rounds: 4, Acquired: 1, Lost: 1, Released: 1, RenewErrors: 2}, m.Status().Counters); diff != "" {
+	m.round(ctx, []string{"s", "t"}, rec)
+	if diff := cmp.Diff([]string{"+t"}, rec.take()); diff != "" {
+		t.Errorf("adopted (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Counters{Rounds: 5, Acquired: 2, RenewErrors: 1, StoreErrors: 1, Epochs: 1, StoreCalls: 4 + 2 + 4 + 3 + 2}, m.Status().Counters); diff != "" {
 		t.Errorf("counters (-want +got):\n%s", diff)
 	}
 }
