@@ -32,7 +32,9 @@ func (s *Server) newLeases(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	leases, err := s.journal.KVWithTTL(ctx, leasesBucket, cfg.TTL)
+	// No TTL: a lease lasts as long as its node's heartbeat (lease package doc). Opening the
+	// bucket of an earlier version drops its TTL.
+	leases, err := s.journal.KV(ctx, leasesBucket)
 	if err != nil {
 		return err
 	}
