@@ -112,6 +112,7 @@ func TestSendFailures(t *testing.T) {
 		{name: "mismatched id", reply: receivertest.Reply{RequestID: "another"}, code: httpendpoint.CodeInvalidResponse, inMessage: "does not match"},
 		{name: "malformed", reply: receivertest.Reply{Body: "OK"}, code: httpendpoint.CodeInvalidResponse, inMessage: "not a JSON object"},
 		{name: "timeout", reply: receivertest.Reply{Delay: 2 * time.Second}, code: httpendpoint.CodeRequestTimeout, inMessage: "did not answer"},
+		{name: "answer over 1 MiB", reply: receivertest.Reply{Body: strings.Repeat(" ", httpendpoint.MaxResponseBytes) + "{}"}, code: httpendpoint.CodeResponseTooLarge, inMessage: "over 1048576 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := receivertest.Start(t, receivertest.Options{AccessKey: tc.key, Script: func(*receivertest.Request) receivertest.Reply { return tc.reply }})
