@@ -118,22 +118,6 @@ func withHTTPDefaults(c api.HttpEndpointDestinationConfiguration) api.HttpEndpoi
 	return c
 }
 
-// endpointClient returns the HTTP endpoint client and the Secrets Manager reader, created on
-// first use.
-func (s *Server) endpointClient() (*httpendpoint.Client, *httpendpoint.Secrets, error) {
-	s.httpMu.Lock()
-	defer s.httpMu.Unlock()
-	if s.httpClient == nil {
-		c, err := httpendpoint.NewClient(s.cfg.HTTPEndpoint.options(), s.now)
-		if err != nil {
-			return nil, nil, err
-		}
-		s.httpClient = c
-		s.secrets = httpendpoint.NewSecrets(nil, s.now)
-	}
-	return s.httpClient, s.secrets, nil
-}
-
 // httpSpec translates a stored HTTP endpoint destination into a delivery spec: the destination
 // leg sends batches to the endpoint and writes failed records to S3Configuration's bucket;
 // with S3BackupMode AllData a backup leg writes every source record there too.
@@ -146,10 +130,6 @@ func (s *Server) httpSpec(st catalog.Stream) (delivery.Spec, error) {
 		return delivery.Spec{}, errors.New("the HTTP endpoint destination has no EndpointConfiguration or S3Configuration")
 	}
 	c = withHTTPDefaults(c)
-	client, secrets, err := s.endpointClient()
-	if err != nil {
-		return delivery.Spec{}, err
-	}
 	ec := httpendpoint.Config{
 		URL:       c.EndpointConfiguration.URL,
 		AccessKey: deref(c.EndpointConfiguration.AccessKey),
@@ -160,9 +140,9 @@ func (s *Server) httpSpec(st catalog.Stream) (delivery.Spec, error) {
 		ec.CommonAttributes = append(ec.CommonAttributes, httpendpoint.Attribute{Name: a.AttributeName, Value: a.AttributeValue})
 	}
 	if sm := c.SecretsManagerConfiguration; sm != nil && sm.Enabled != nil && *sm.Enabled {
-		ec.Key = secrets.Source(deref(sm.SecretARN))
+		ec.Key = s.secrets.Source(deref(sm.SecretARN))
 	}
-	ep, err := client.Endpoint(ec)
+	ep, err := s.httpClient.Endpoint(ec)
 	if err != nil {
 		return delivery.Spec{}, err
 	}

@@ -76,8 +76,7 @@ type Server struct {
 	certs *listen.Certs // the TLS certificate, when serving HTTPS
 	guard *guard
 
-	// The HTTP endpoint client and Secrets Manager reader, created on first use (httpendpoint.go).
-	httpMu     sync.Mutex
+	// The HTTP endpoint client and the Secrets Manager reader of its keys (httpendpoint.go).
 	httpClient *httpendpoint.Client
 	secrets    *httpendpoint.Secrets
 }
@@ -107,6 +106,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.creds = auth.NewStore(set)
+	if s.httpClient, err = httpendpoint.NewClient(cfg.HTTPEndpoint.options(), func() time.Time { return s.now() }); err != nil {
+		return nil, err
+	}
+	s.secrets = httpendpoint.NewSecrets(nil, func() time.Time { return s.now() })
 	return s, nil
 }
 
