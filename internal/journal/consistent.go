@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,14 +35,28 @@ func (j *Journal) lastMsg(ctx context.Context, stream, subject string) (data []b
 	return j.leaderGet(ctx, stream, directGetReq{LastBySubj: subject})
 }
 
-// leaderGet asks the leader of the JetStream stream stream for the message req finds.
+// leaderGetAttempt bounds one request to a stream's leader: a request that reached a leader as
+// it was replaced (a server killed, a partition) gets no answer, and is sent again.
+const leaderGetAttempt = 2 * time.Second
+
+// leaderGet asks the leader of the JetStream stream stream for the message req finds. A request
+// without an answer within leaderGetAttempt is sent again until ctx ends.
 func (j *Journal) leaderGet(ctx context.Context, stream string, req directGetReq) (data []byte, seq uint64, found bool, err error) {
 	subject := req.LastBySubj + req.NextBySubj
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	msg, err := j.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, body)
+	var msg *nats.Msg
+	for {
+		actx, cancel := context.WithTimeout(ctx, leaderGetAttempt)
+		msg, err = j.nc.RequestWithContext(actx, "$JS.API.STREAM.MSG.GET."+stream, body)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		j.log.Debug("journal asks a stream's leader again", "stream", stream, "err", err)
+	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return nil, 0, false, ErrNoStream

@@ -116,12 +116,7 @@ func (r *Reader) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cons, err := r.j.js.OrderedConsumer(ctx, r.ref.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{r.ref.subject},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       r.next,
-		InactiveThreshold: time.Minute,
-	})
+	cons, err := r.j.orderedConsumer(ctx, r.ref, r.next)
 	if err != nil {
 		r.release()
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -136,6 +131,26 @@ func (r *Reader) open(ctx context.Context) error {
 	}
 	r.cons = cons
 	return nil
+}
+
+// orderedConsumer opens an ordered consumer of ref's records from sequence from. A create that
+// reached a stream's leader as it was replaced gets no answer: it is asked again after
+// leaderGetAttempt (a consumer made by the lost request goes after its inactivity threshold).
+func (j *Journal) orderedConsumer(ctx context.Context, ref streamRef, from uint64) (jetstream.Consumer, error) {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, leaderGetAttempt)
+		cons, err := j.js.OrderedConsumer(cctx, ref.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects:    []string{ref.subject},
+			DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:       from,
+			InactiveThreshold: time.Minute,
+		})
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return cons, err
+		}
+		j.log.Debug("journal asks again for a reader's consumer", "journal", ref.stream, "err", err)
+	}
 }
 
 // acquire takes the read-ahead of a consumer about to open from the memory budget (its shared

@@ -116,12 +116,7 @@ func (j *Journal) read(ctx context.Context, name string, from, to uint64) (*Read
 	if err != nil {
 		return nil, fmt.Errorf("read %q: %w", name, err)
 	}
-	cons, err := j.js.OrderedConsumer(ctx, ref.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{ref.subject},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		InactiveThreshold: time.Minute,
-	})
+	cons, err := j.orderedConsumer(ctx, ref, from)
 	if err != nil {
 		r.release()
 		if errors.Is(err, jetstream.ErrStreamNotFound) {

@@ -244,8 +244,11 @@ func (j *Journal) Append(ctx context.Context, stream string, arrival time.Time, 
 
 // classifyPublish gives a publish error its journal identity. The server reports a full stream
 // as a store failure whose text names the limit, a full store as insufficient resources, and an
-// ingest queue over its limit as 429 too many requests.
-func classifyPublish(err error) error {
+// ingest queue over its limit as 429 too many requests. No responder means no stream on one
+// node; in a cluster it is also what a publish meets while the stream's leader is elected again
+// or the connection moves to another server, so there it stays a transient failure (a deleted
+// stream is refused by the catalog before any append).
+func classifyPublish(err error, clustered bool) error {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		switch {
@@ -266,6 +269,8 @@ func classifyPublish(err error) error {
 	switch {
 	case errors.Is(err, nats.ErrMaxPayload):
 		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	case clustered && (errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)):
+		return fmt.Errorf("no server of the stream answered (its leader may be changing): %w", err)
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
 		return fmt.Errorf("%w: %w", ErrNoStream, err)
 	}
