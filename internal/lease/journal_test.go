@@ -251,6 +251,11 @@ func TestJournalThreeNodes(t *testing.T) {
 	if st.Counters.Acquired != before.Acquired || st.Counters.Lost != before.Lost {
 		t.Errorf("leases moved in a stable cluster: %+v then %+v", before, st.Counters)
 	}
+	// A steady round: a heartbeat, a listing, a read of each other node; no lease write. (The
+	// snapshots may fall within a round.)
+	if rounds, calls := st.Counters.Rounds-before.Rounds, st.Counters.StoreCalls-before.StoreCalls; calls > 4*(rounds+1) || calls+4 < 4*rounds {
+		t.Errorf("%d store calls in %d steady rounds, want 4 a round", calls, rounds)
+	}
 	if diff := cmp.Diff(c.want("a", "b", "c"), st.Owners); diff != "" {
 		t.Errorf("Status owners (-want +got):\n%s", diff)
 	}

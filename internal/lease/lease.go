@@ -10,7 +10,8 @@
 // listing of the nodes bucket and one read per node. It writes a lease only to change it: to take
 // a vacant lease (create) or one whose node is dead (a compare-and-set on the dead lease's
 // revision), to release one (a delete at its revision), and at most Config.MaxWrites of those
-// per round, Config.Writers at a time; the rest wait for the next round (Counters.Deferred).
+// per round, Config.Writers at a time, taking none once half the round has gone; the rest wait
+// for the next round (Counters.Deferred) and the node's next heartbeat shows their number.
 //
 // Timing, with Renew R and TTL T (defaults 2 s and 6 s); T is the TTL of the nodes bucket, the
 // leases bucket has none:
@@ -33,7 +34,8 @@
 //     preferred one only after it saw the lease vacant, with the same preferred node, in two
 //     consecutive rounds, so the preferred node had a whole round to take it even when the
 //     nodes' rounds run in step: a stream never waits more than about 3R on a preferred node
-//     that cannot take it.
+//     that cannot take it. Rounds in which the preferred node's heartbeat shows deferred writes
+//     do not count: it is busy, not unable.
 //   - A joining node's share moves to it within two rounds: its owners stop and release in
 //     their next round, and it takes them in its next one. An owner hands a stream over only
 //     when the stream's preferred node changes to another node; a stream taken because its
@@ -99,8 +101,8 @@ type Handler interface {
 const (
 	DefaultRenew     = 2 * time.Second
 	DefaultTTL       = 6 * time.Second
-	DefaultMaxWrites = 1000
-	DefaultWriters   = 16
+	DefaultMaxWrites = 5000
+	DefaultWriters   = 32
 )
 
 // Config configures a Manager.
@@ -110,6 +112,7 @@ type Config struct {
 	Renew time.Duration // heartbeat and placement period; 0 = DefaultRenew
 	TTL   time.Duration // the TTL of the nodes bucket; 0 = DefaultTTL; must be over 2*Renew
 	// MaxWrites bounds the lease writes (takes and releases) of one round; 0 = DefaultMaxWrites.
+	// Takes and deletions also stop once half a round has gone.
 	MaxWrites int
 	// Writers is how many lease writes of a round run at once; 0 = DefaultWriters.
 	Writers int
@@ -189,6 +192,9 @@ type nodeValue struct {
 	Addr    string    `json:"addr"`
 	Started time.Time `json:"started"`
 	Epoch   string    `json:"epoch,omitempty"`
+	// Backlog is how many lease writes the node's last round deferred: while it has some, the
+	// vacant leases it prefers are not a sign that it cannot take them.
+	Backlog int `json:"backlog,omitempty"`
 }
 
 // leaseValue is the value of a stream's key in the leases bucket.
@@ -223,16 +229,18 @@ type Manager struct {
 	cache   *cache
 
 	// Owned by Run's goroutine.
-	started time.Time
-	epoch   string    // this incarnation; "" until its heartbeat is written
-	beatRev uint64    // the revision of the heartbeat
-	beat    time.Time // when the last successful heartbeat write was sent
-	failing bool      // the last heartbeat failed with an error other than a conflict
-	held    map[string]*holding
-	vacant  map[string]vacancy
-	infos   map[string]NodeStatus
-	epochs  map[string]string // live node → its epoch, from the last round
-	unsure  map[string]bool   // nodes never read, whose read failed in the last round
+	started  time.Time
+	epoch    string    // this incarnation; "" until its heartbeat is written
+	beatRev  uint64    // the revision of the heartbeat
+	beat     time.Time // when the last successful heartbeat write was sent
+	failing  bool      // the last heartbeat failed with an error other than a conflict
+	held     map[string]*holding
+	vacant   map[string]vacancy
+	infos    map[string]NodeStatus
+	epochs   map[string]string // live node → its epoch, from the last round
+	unsure   map[string]bool   // nodes never read, whose read failed in the last round
+	backlog  int               // lease writes deferred in the last round
+	backlogs map[string]int    // live node → its backlog, from the last round
 
 	mu       sync.Mutex // guards the fields below; never held across store or Handler calls
 	owns     map[string]bool
@@ -251,18 +259,19 @@ func New(cfg Config, nodes Store, leases LeaseStore, log *slog.Logger) (*Manager
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Manager{
-		cfg:    cfg,
-		nodes:  nodes,
-		leases: leases,
-		log:    log.With("node", cfg.Node),
-		cache:  newCache(),
-		held:   map[string]*holding{},
-		vacant: map[string]vacancy{},
-		infos:  map[string]NodeStatus{},
-		epochs: map[string]string{},
-		unsure: map[string]bool{},
-		owns:   map[string]bool{},
-		status: Status{Node: cfg.Node, Nodes: []NodeStatus{}, Owners: map[string]string{}},
+		cfg:      cfg,
+		nodes:    nodes,
+		leases:   leases,
+		log:      log.With("node", cfg.Node),
+		cache:    newCache(),
+		held:     map[string]*holding{},
+		vacant:   map[string]vacancy{},
+		infos:    map[string]NodeStatus{},
+		epochs:   map[string]string{},
+		unsure:   map[string]bool{},
+		backlogs: map[string]int{},
+		owns:     map[string]bool{},
+		status:   Status{Node: cfg.Node, Nodes: []NodeStatus{}, Owners: map[string]string{}},
 	}, nil
 }
 
@@ -538,7 +547,7 @@ func (m *Manager) newEpoch(ctx context.Context, h Handler) {
 }
 
 func (m *Manager) nodeValue(epoch string) []byte {
-	v, err := json.Marshal(nodeValue{Node: m.cfg.Node, Addr: m.cfg.Addr, Started: m.started, Epoch: epoch})
+	v, err := json.Marshal(nodeValue{Node: m.cfg.Node, Addr: m.cfg.Addr, Started: m.started, Epoch: epoch, Backlog: m.backlog})
 	if err != nil {
 		panic(err) // strings and a time
 	}
@@ -598,7 +607,7 @@ func (m *Manager) liveNodes(ctx context.Context, h Handler, owners []string) ([]
 			if json.Unmarshal(v, &nv) == nil {
 				info.Addr, info.Started = nv.Addr, nv.Started
 			}
-			m.epochs[n] = nv.Epoch
+			m.epochs[n], m.backlogs[n] = nv.Epoch, nv.Backlog
 		case errors.Is(err, journal.ErrNotFound):
 			info.Live = false
 		default:
@@ -613,6 +622,7 @@ func (m *Manager) liveNodes(ctx context.Context, h Handler, owners []string) ([]
 			live = append(live, n)
 		} else {
 			delete(m.epochs, n)
+			delete(m.backlogs, n)
 		}
 	}
 	return live, true

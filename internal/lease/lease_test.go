@@ -687,16 +687,19 @@ func TestWriteBound(t *testing.T) {
 	streams := streamNames(50)
 	m := newTestConfig(t, Config{Node: "a", Renew: 2 * time.Second, TTL: 6 * time.Second, MaxWrites: 20, Writers: 3, Now: clk.Now}, nodes, leases, clk)
 	rec := &recorder{}
-	var got [][2]int // acquired, deferred per round
+	var got [][3]int // acquired, deferred per round, the backlog in the heartbeat
 	for i := range 4 {
 		clk.Set(t0.Add(time.Duration(i) * 2 * time.Second))
 		before := m.Status().Counters
 		m.round(ctx, streams, rec)
 		c := m.Status().Counters
-		got = append(got, [2]int{int(c.Acquired - before.Acquired), int(c.Deferred - before.Deferred)})
+		v, _, _ := nodes.Entry(ctx, "a")
+		var nv nodeValue
+		json.Unmarshal(v, &nv)
+		got = append(got, [3]int{int(c.Acquired - before.Acquired), int(c.Deferred - before.Deferred), nv.Backlog})
 	}
-	if diff := cmp.Diff([][2]int{{20, 30}, {20, 10}, {10, 0}, {0, 0}}, got); diff != "" {
-		t.Errorf("acquired, deferred per round (-want +got):\n%s", diff)
+	if diff := cmp.Diff([][3]int{{20, 30, 0}, {20, 10, 30}, {10, 0, 10}, {0, 0, 0}}, got); diff != "" {
+		t.Errorf("acquired, deferred per round, backlog (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(plus(streams), rec.take()); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
@@ -841,5 +844,61 @@ func TestLostReply(t *testing.T) {
 	}
 	if diff := cmp.Diff(Counters{Rounds: 5, Acquired: 2, RenewErrors: 1, StoreErrors: 1, Epochs: 1, StoreCalls: 4 + 2 + 4 + 3 + 2}, m.Status().Counters); diff != "" {
 		t.Errorf("counters (-want +got):\n%s", diff)
+	}
+}
+
+// TestBusyPreferred: a node does not take a vacant lease whose preferred node defers writes
+// (its heartbeat shows a backlog); it counts its two rounds from the first heartbeat without.
+func TestBusyPreferred(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	nodes, leases := newMemStore(), newMemStore()
+	_, zs := split("a", "z", streamNames(20))
+	busy := func(backlog int) {
+		v, _ := json.Marshal(nodeValue{Node: "z", Addr: "z:4000", Started: t0, Epoch: "e1", Backlog: backlog})
+		nodes.Put(ctx, "z", v)
+	}
+	busy(500)
+	rec := &recorder{}
+	m := newTest(t, "a", nodes, leases, clk)
+	var got []int
+	for i := range 7 {
+		if i == 3 {
+			busy(0)
+		}
+		clk.Set(t0.Add(time.Duration(i) * 2 * time.Second))
+		m.round(ctx, zs, rec)
+		got = append(got, len(rec.take()))
+	}
+	if diff := cmp.Diff([]int{0, 0, 0, 0, 0, len(zs), 0}, got); diff != "" {
+		t.Errorf("takes per round (-want +got):\n%s", diff)
+	}
+}
+
+// slowStore advances the clock by step on every create, as a slow store would.
+type slowStore struct {
+	*memStore
+	clk  *clock
+	step time.Duration
+}
+
+func (s slowStore) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	s.clk.Set(s.clk.Now().Add(s.step))
+	return s.memStore.Create(ctx, key, value)
+}
+
+// TestWriteTimeBound: no write starts once half a round has gone; the rest are deferred.
+func TestWriteTimeBound(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	nodes, leases := newMemStore(), slowStore{newMemStore(), clk, 100 * time.Millisecond}
+	m := newTestConfig(t, Config{Node: "a", Renew: 2 * time.Second, TTL: 6 * time.Second, Writers: 1, Now: clk.Now}, nodes, leases, clk)
+	rec := &recorder{}
+	m.round(ctx, streamNames(50), rec)
+	c := m.Status().Counters
+	// Each write takes 100 ms: 10 start before 1 s, or 11 when the writer is handed the next
+	// one before it moves the clock.
+	if c.Acquired < 10 || c.Acquired > 11 || c.Acquired+c.Deferred != 50 {
+		t.Errorf("acquired %d, deferred %d: want 10 or 11 acquired, the rest of 50 deferred", c.Acquired, c.Deferred)
 	}
 }

@@ -16,13 +16,15 @@ import (
 type write struct {
 	stream    string
 	release   bool
+	held      bool // a release of a held lease: its worker is stopped just before
 	rev       uint64
 	preferred string // takes: the stream's preferred node
 	why       string
 	value     []byte // takes: the new lease
 
-	newRev uint64 // results
-	err    error
+	newRev  uint64 // results
+	err     error
+	skipped bool // not made: half the round had gone
 }
 
 // plan is the writes a round wants, in the order they are made within the bound.
@@ -51,12 +53,12 @@ func (m *Manager) plan(streams, live []string, leases map[string]entry, h Handle
 		pref := Preferred(live, s)
 		switch {
 		case !wanted[s]:
-			p.releases = append(p.releases, &write{stream: s, release: true, rev: l.rev, why: "stream gone"})
+			p.releases = append(p.releases, &write{stream: s, release: true, held: true, rev: l.rev, why: "stream gone"})
 		case pref != l.preferred && pref != m.cfg.Node:
 			// Another node became preferred (it joined): hand the stream over. A stream taken
 			// while its preferred node was live but did not take it stays until the
 			// preference changes, so it does not bounce between the two.
-			p.releases = append(p.releases, &write{stream: s, release: true, rev: l.rev, why: "rebalance"})
+			p.releases = append(p.releases, &write{stream: s, release: true, held: true, rev: l.rev, why: "rebalance"})
 		default:
 			l.preferred = pref
 		}
@@ -95,6 +97,10 @@ func (m *Manager) plan(streams, live []string, leases map[string]entry, h Handle
 		case !canTake:
 		case pref == m.cfg.Node:
 			p.takes = append(p.takes, &write{stream: s, rev: rev, preferred: pref, why: "preferred"})
+		case m.backlogs[pref] > 0:
+			// Its preferred node defers writes (MaxWrites): it will come to this one. Count
+			// again from its first round without a backlog.
+			m.vacant[s] = vacancy{preferred: pref}
 		case v.looks >= 2:
 			// Its preferred node had a whole round to take it and did not. (Two looks, not
 			// one: the first may come just after the preferred node's look, when rounds on
@@ -124,10 +130,13 @@ func (m *Manager) plan(streams, live []string, leases map[string]entry, h Handle
 	return p
 }
 
-// apply makes the planned writes, at most MaxWrites, Writers at a time: first it stops the
-// workers of the held leases it releases, then writes, then starts the workers of the leases it
+// apply makes the planned writes, at most MaxWrites, Writers at a time, stopping the worker of
+// each held lease it releases before the release, then starts the workers of the leases it
 // took.
 func (m *Manager) apply(ctx context.Context, p plan, h Handler) {
+	if len(p.releases)+len(p.takes)+len(p.cleanups) > 0 {
+		m.log.Debug("lease writes", "releases", len(p.releases), "takes", len(p.takes), "cleanups", len(p.cleanups))
+	}
 	budget := m.cfg.MaxWrites
 	var batch []*write
 	deferred := 0
@@ -137,15 +146,20 @@ func (m *Manager) apply(ctx context.Context, p plan, h Handler) {
 		deferred += len(ws) - n
 		budget -= n
 	}
-	if deferred > 0 {
-		m.count(func(c *Counters) { c.Deferred += uint64(deferred) })
-		m.log.Info("lease writes deferred to the next round", "deferred", deferred, "max", m.cfg.MaxWrites)
-	}
+	defer func() {
+		for _, w := range batch {
+			if w.skipped {
+				deferred++
+			}
+		}
+		m.backlog = deferred
+		if deferred > 0 {
+			m.count(func(c *Counters) { c.Deferred += uint64(deferred) })
+			m.log.Info("lease writes deferred to the next round", "deferred", deferred, "max", m.cfg.MaxWrites)
+		}
+	}()
 	if len(batch) == 0 {
 		return
-	}
-	for _, w := range batch[:min(len(p.releases), len(batch))] {
-		m.lose(w.stream, h, w.why)
 	}
 	epoch := m.epoch
 	now := m.cfg.Now()
@@ -155,11 +169,14 @@ func (m *Manager) apply(ctx context.Context, p plan, h Handler) {
 		}
 	}
 
+	began := time.Now()
 	m.writeAll(ctx, batch, h)
+	m.log.Debug("lease writes made", "writes", len(batch), "took", time.Since(began))
 
 	lossAt := m.lossAt()
 	for _, w := range batch {
 		switch {
+		case w.skipped:
 		case w.err == nil && w.release:
 			m.cache.set(w.stream, entry{rev: w.rev, deleted: true})
 			m.count(func(c *Counters) { c.Released++ })
@@ -172,6 +189,7 @@ func (m *Manager) apply(ctx context.Context, p plan, h Handler) {
 			m.acquire(w.stream, &holding{rev: w.newRev, preferred: w.preferred}, h, w.why)
 		case errors.Is(w.err, journal.ErrConflict) || errors.Is(w.err, journal.ErrNotFound):
 			// Another node was faster, or the view was stale: the watch will tell.
+			m.log.Debug("lease write lost a race", "stream", w.stream, "release", w.release, "why", w.why, "err", w.err)
 		default:
 			m.count(func(c *Counters) { c.StoreErrors++ })
 			m.log.Warn("lease write failed", "stream", w.stream, "release", w.release, "err", w.err)
@@ -201,12 +219,24 @@ func (m *Manager) writeAll(ctx context.Context, ws []*write, h Handler) {
 			}
 		})
 	}
+	// No write starts once half a round has gone (a slow store). A held lease's worker is
+	// stopped just before its release starts.
+	stopAt := m.cfg.Now().Add(m.cfg.Renew / 2)
+	n := 0
 	for _, w := range ws {
+		if !m.cfg.Now().Before(stopAt) {
+			w.skipped = true
+			continue
+		}
+		if w.held {
+			m.lose(w.stream, h, w.why)
+		}
 		next <- w
+		n++
 	}
 	close(next)
 	wg.Wait()
-	m.called(len(ws))
+	m.called(n)
 }
 
 func (m *Manager) leaseValue(epoch string, since time.Time) []byte {
