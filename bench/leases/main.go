@@ -95,14 +95,14 @@ func main() {
 		defer f.Close()
 		logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	r, err := measure(*streams, *leaseTTL, *window, *limit, logger)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if *rev == "" {
+	if *rev == "" { // before the run: the code measured is the code built
 		if root, err := harness.ModuleRoot(); err == nil {
 			*rev = harness.SystemInfo(root).Rev
 		}
+	}
+	r, err := measure(*streams, *leaseTTL, *window, *limit, logger)
+	if err != nil {
+		log.Fatal(err)
 	}
 	r.Design, r.Rev = *design, *rev
 	b, _ := json.Marshal(r)

@@ -12,6 +12,9 @@
 // revision), to release one (a delete at its revision), and at most Config.MaxWrites of those
 // per round, Config.Writers at a time, taking none once half the round has gone; the rest wait
 // for the next round (Counters.Deferred) and the node's next heartbeat shows their number.
+// Workers are started (Acquired) only in the first three quarters of a round, so slow starts
+// cannot hold off the next heartbeat; a lease taken but not started is adopted, without a
+// write, by a later round.
 //
 // Timing, with Renew R and TTL T (defaults 2 s and 6 s); T is the TTL of the nodes bucket, the
 // leases bucket has none:
@@ -241,6 +244,9 @@ type Manager struct {
 	unsure   map[string]bool   // nodes never read, whose read failed in the last round
 	backlog  int               // lease writes deferred in the last round
 	backlogs map[string]int    // live node → its backlog, from the last round
+	// startBy ends the part of a round in which workers are started (Acquired), so that slow
+	// starts cannot hold off the next heartbeat.
+	startBy time.Time
 
 	mu       sync.Mutex // guards the fields below; never held across store or Handler calls
 	owns     map[string]bool
@@ -411,6 +417,7 @@ func (m *Manager) round(parent context.Context, streams []string, h Handler) {
 	ctx, cancel := context.WithTimeout(parent, m.cfg.Renew)
 	defer cancel()
 	m.count(func(c *Counters) { c.Rounds++ })
+	m.startBy = m.cfg.Now().Add(m.cfg.Renew * 3 / 4)
 
 	m.heartbeat(ctx, h)
 	// The leases before the nodes: a lease is vacant when its epoch's heartbeat is gone or

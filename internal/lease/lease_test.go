@@ -902,3 +902,38 @@ func TestWriteTimeBound(t *testing.T) {
 		t.Errorf("acquired %d, deferred %d: want 10 or 11 acquired, the rest of 50 deferred", c.Acquired, c.Deferred)
 	}
 }
+
+// slowStarts is a Handler whose Acquired takes a second of the clock.
+type slowStarts struct {
+	recorder
+	clk *clock
+}
+
+func (s *slowStarts) Acquired(stream string) {
+	s.recorder.Acquired(stream)
+	s.clk.Set(s.clk.Now().Add(time.Second))
+}
+
+// TestSlowStarts: workers are started only in the first three quarters of a round, so slow
+// starts cannot hold off the next heartbeat; the leases taken are adopted by the next rounds.
+func TestSlowStarts(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	nodes, leases := newMemStore(), newMemStore()
+	m := newTest(t, "a", nodes, leases, clk)
+	h := &slowStarts{clk: clk}
+	streams := streamNames(5)
+	var got [][2]int // started, deferred per round
+	for range 3 {
+		before := m.Status().Counters
+		m.round(ctx, streams, h)
+		c := m.Status().Counters
+		got = append(got, [2]int{len(h.take()), int(c.Deferred - before.Deferred)})
+	}
+	if diff := cmp.Diff([][2]int{{2, 3}, {2, 1}, {1, 0}}, got); diff != "" {
+		t.Errorf("started, deferred per round (-want +got):\n%s", diff)
+	}
+	if c := m.Status().Counters; c.StoreCalls != 2+1+5+2*2 {
+		t.Errorf("store calls %d: want the 5 creates and no other lease write", c.StoreCalls)
+	}
+}

@@ -32,6 +32,9 @@ type plan struct {
 	releases []*write // held leases: their workers are stopped first
 	takes    []*write
 	cleanups []*write // leases nobody holds: a dead node's for a stream gone, or ours unheld
+	// unstarted counts leases of this node whose workers were left to the next round
+	// (Manager.startBy).
+	unstarted int
 }
 
 // plan decides the round's writes from the leases in memory, and stops at once the workers of
@@ -76,9 +79,12 @@ func (m *Manager) plan(streams, live []string, leases map[string]entry, h Handle
 			delete(m.vacant, s)
 			if e.node == m.cfg.Node {
 				// Ours, from a take whose reply was lost or a release that failed.
-				if pref == m.cfg.Node && canTake {
+				switch {
+				case pref == m.cfg.Node && canTake && m.cfg.Now().Before(m.startBy):
 					m.acquire(s, &holding{rev: e.rev, preferred: pref}, h, "adopt")
-				} else {
+				case pref == m.cfg.Node && canTake:
+					p.unstarted++ // the next round
+				default:
 					p.cleanups = append(p.cleanups, &write{stream: s, release: true, rev: e.rev, why: "not ours to keep"})
 				}
 			}
@@ -139,7 +145,7 @@ func (m *Manager) apply(ctx context.Context, p plan, h Handler) {
 	}
 	budget := m.cfg.MaxWrites
 	var batch []*write
-	deferred := 0
+	deferred := p.unstarted
 	for _, ws := range [][]*write{p.releases, p.takes, p.cleanups} {
 		n := min(len(ws), budget)
 		batch = append(batch, ws[:n]...)
@@ -184,6 +190,10 @@ func (m *Manager) apply(ctx context.Context, p plan, h Handler) {
 			m.cache.set(w.stream, entry{node: m.cfg.Node, epoch: epoch, rev: w.newRev})
 			if m.epoch != epoch || !m.cfg.Now().Before(lossAt) {
 				continue // the epoch is over: the lease is vacant already
+			}
+			if !m.cfg.Now().Before(m.startBy) {
+				deferred++ // ours: adopted by the next round, or deleted if not preferred
+				continue
 			}
 			delete(m.vacant, w.stream)
 			m.acquire(w.stream, &holding{rev: w.newRev, preferred: w.preferred}, h, w.why)
