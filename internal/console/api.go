@@ -36,7 +36,9 @@ type streamJSON struct {
 	// and the current one.
 	IncomingRecordsPerSecond float64 `json:"incomingRecordsPerSecond"`
 	IncomingBytesPerSecond   float64 `json:"incomingBytesPerSecond"`
-	// FreshnessSeconds is the latest DataFreshness of the same window; null without one.
+	// FreshnessSeconds is the latest data freshness of the same window, read from the
+	// destination's metric (DeliveryToS3.DataFreshness, DeliveryToHttpEndpoint.DataFreshness);
+	// null without one.
 	FreshnessSeconds *float64 `json:"freshnessSeconds"`
 	// DeliveredBy is the node that delivers the stream; absent on a single node and while no
 	// node does.
@@ -138,8 +140,9 @@ type pointJSON struct {
 }
 
 type seriesJSON struct {
-	Metric string      `json:"metric"`
-	Stat   string      `json:"stat"` // Sum or Maximum
+	Metric string      `json:"metric"` // the CloudWatch metric name
+	Role   string      `json:"role"`   // what the page charts it as: see charted
+	Stat   string      `json:"stat"`   // Sum or Maximum
 	Points []pointJSON `json:"points"`
 }
 
@@ -180,13 +183,18 @@ type errorJSON struct {
 	Error string `json:"error"`
 }
 
-// metricStats lists the charted metrics in the order the API returns them.
-var metricStats = []struct{ metric, stat string }{
-	{IncomingBytes, "Sum"},
-	{IncomingRecords, "Sum"},
-	{DeliveredBytes, "Sum"},
-	{DeliveredRecords, "Sum"},
-	{DataFreshnessSeconds, "Maximum"},
+// charted lists the metrics charted for a stream whose destination is of kind dest, in the
+// order the API returns them, each with its role: the stable name the page places it by,
+// whichever metric the destination records.
+func charted(dest string) []struct{ role, metric string } {
+	d := DeliveryMetricsOf(dest)
+	return []struct{ role, metric string }{
+		{"incomingBytes", IncomingBytes},
+		{"incomingRecords", IncomingRecords},
+		{"deliveredBytes", d.Bytes},
+		{"deliveredRecords", d.Records},
+		{"freshness", d.Freshness},
+	}
 }
 
 func (h *Handler) streams(w http.ResponseWriter, r *http.Request) {
@@ -303,16 +311,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.now()
-	s := StreamSummary{Name: name}
-	for _, c := range h.src.Streams() {
-		if c.Name == name {
-			s = c
-			break
-		}
-	}
 	cl, owners := h.cluster()
 	rd := &reads{src: h.src, ctx: r.Context()}
-	out := detailJSON{Now: now, Stream: summary(rd, s, now, owners), Description: desc, Cluster: cl, Incomplete: rd.incomplete()}
+	out := detailJSON{Now: now, Stream: summary(rd, h.lookup(name), now, owners), Description: desc, Cluster: cl, Incomplete: rd.incomplete()}
 	if st, ok := h.src.SourceStatus(name); ok {
 		out.Source = sourceOf(st)
 	}
@@ -350,11 +351,13 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 	start := minute(now).Add(-time.Duration(minutes) * time.Minute)
 	out := metricsJSON{Now: now, Start: start, StepSeconds: 60}
 	rd := &reads{src: h.src, ctx: r.Context()}
-	for _, m := range metricStats {
+	for _, m := range charted(h.lookup(name).Destination) {
+		stat := Stat(m.metric)
 		out.Series = append(out.Series, seriesJSON{
 			Metric: m.metric,
-			Stat:   m.stat,
-			Points: dense(rd.series(name, m.metric, start), m.stat, start, now),
+			Role:   m.role,
+			Stat:   stat,
+			Points: dense(rd.series(name, m.metric, start), stat, start, now),
 		})
 	}
 	out.Incomplete = rd.incomplete()
@@ -415,7 +418,7 @@ func summary(rd *reads, s StreamSummary, now time.Time, owners map[string]string
 			out.IncomingBytesPerSecond += p.Value / secs
 		}
 	}
-	for _, p := range rd.series(s.Name, DataFreshnessSeconds, start) {
+	for _, p := range rd.series(s.Name, DeliveryMetricsOf(s.Destination).Freshness, start) {
 		if !p.Time.Before(start) && !p.Time.Before(latest) {
 			latest, out.FreshnessSeconds = p.Time, &p.Value
 		}
@@ -463,6 +466,17 @@ func minute(t time.Time) time.Time { return t.Truncate(time.Minute) }
 
 // first returns at most n elements of s, in case a Source returns more than asked for.
 func first[T any](s []T, n int) []T { return s[:min(len(s), n)] }
+
+// lookup returns the summary of the stream named name; only its name when the list lacks it
+// (a stream deleted since it was described).
+func (h *Handler) lookup(name string) StreamSummary {
+	for _, s := range h.src.Streams() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return StreamSummary{Name: name}
+}
 
 // known returns the stream named in the path, or answers 404.
 func (h *Handler) known(w http.ResponseWriter, r *http.Request) (string, bool) {

@@ -28,8 +28,8 @@ func apiHandler(src Source) *Handler {
 	return h
 }
 
-// apiSource returns four streams, one with metrics, objects and a failure, two with source
-// readers.
+// apiSource returns five streams: one delivering to S3 with metrics, objects and a failure,
+// two with source readers, and one delivering to an HTTP endpoint with metrics.
 func apiSource(t testing.TB) *fakeSource {
 	t.Helper()
 	f := newFakeSource()
@@ -65,10 +65,21 @@ func apiSource(t testing.TB) *fakeSource {
 	f.point("clicks", IncomingBytes, m(-time.Minute), 60000)
 	f.point("clicks", IncomingBytes, m(0), 30000)
 	f.point("clicks", IncomingBytes, m(0).Add(10*time.Second), 1000) // a second point in the minute adds up
-	f.point("clicks", DeliveredBytes, m(-2*time.Minute), 50000)
-	f.point("clicks", DataFreshnessSeconds, m(-2*time.Minute), 70)
-	f.point("clicks", DataFreshnessSeconds, m(-time.Minute), 42)
-	f.point("clicks", DataFreshnessSeconds, m(-time.Minute).Add(5*time.Second), 45) // Maximum keeps the larger
+	f.point("clicks", "DeliveryToS3.Bytes", m(-2*time.Minute), 50000)
+	f.point("clicks", "DeliveryToS3.DataFreshness", m(-2*time.Minute), 70)
+	f.point("clicks", "DeliveryToS3.DataFreshness", m(-time.Minute), 42)
+	f.point("clicks", "DeliveryToS3.DataFreshness", m(-time.Minute).Add(5*time.Second), 45) // Maximum keeps the larger
+	// hooks delivers to an HTTP endpoint: its DeliveryToHttpEndpoint metrics are charted and
+	// give its freshness; S3 ones, were there any, are not read.
+	f.add(StreamSummary{Name: "hooks", Status: "ACTIVE", Type: "DirectPut", Destination: "HttpEndpoint", Created: created},
+		`{"DeliveryStreamName":"hooks","DeliveryStreamStatus":"ACTIVE"}`)
+	f.point("hooks", IncomingRecords, m(-time.Minute), 90)
+	f.point("hooks", "DeliveryToHttpEndpoint.Bytes", m(-time.Minute), 7000)
+	f.point("hooks", "DeliveryToHttpEndpoint.Records", m(-time.Minute), 70)
+	f.point("hooks", "DeliveryToHttpEndpoint.DataFreshness", m(-time.Minute), 12)
+	f.point("hooks", "DeliveryToHttpEndpoint.DataFreshness", m(0), 3)
+	f.point("hooks", "DeliveryToS3.Bytes", m(-time.Minute), 999)
+	f.point("hooks", "DeliveryToS3.DataFreshness", m(0), 999)
 	f.delivered("clicks", Object{Time: m(-2 * time.Minute), Bucket: "clicks", Key: "2025/03/14/11/a.gz", Bytes: 1024, Records: 10})
 	f.delivered("clicks", Object{Time: m(-time.Minute), Bucket: "clicks", Key: "2025/03/14/11/b.gz", Bytes: 2048, Records: 20})
 	f.failed("clicks", Failure{Time: m(-time.Minute), Kind: "delivery", Code: "S3.AccessDenied", Message: "Access Denied"})
@@ -95,6 +106,9 @@ func TestAPI(t *testing.T) {
 				{"name":"clicks","status":"ACTIVE","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::clicks","created":"2025-03-01T09:00:00Z",
 				 "incomingRecordsPerSecond":10,"incomingBytesPerSecond":1011.1111111111111,"freshnessSeconds":45,
 				 "trend":[` + zeros(28) + `,60000,31000]},
+				{"name":"hooks","status":"ACTIVE","type":"DirectPut","destination":"HttpEndpoint","bucket":"","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":1,"incomingBytesPerSecond":0,"freshnessSeconds":3,
+				 "trend":[` + zeros(30) + `]},
 				{"name":"orders","status":"CREATING","type":"DirectPut","destination":"S3","bucket":"arn:aws:s3:::orders","created":"2025-03-01T09:00:00Z",
 				 "incomingRecordsPerSecond":0,"incomingBytesPerSecond":0,"freshnessSeconds":null,
 				 "trend":[` + zeros(30) + `]},
@@ -144,11 +158,27 @@ func TestAPI(t *testing.T) {
 		{
 			name: "metrics", path: "/console/api/streams/clicks/metrics?minutes=2", status: 200,
 			want: `{"now":"2025-03-14T12:00:30Z","start":"2025-03-14T11:58:00Z","stepSeconds":60,"series":[
-				{"metric":"IncomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":60000},{"time":"2025-03-14T12:00:00Z","value":31000}]},
-				{"metric":"IncomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":600},{"time":"2025-03-14T12:00:00Z","value":300}]},
-				{"metric":"DeliveryToS3.Bytes","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":50000},{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"DeliveryToS3.Records","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"DeliveryToS3.DataFreshness","stat":"Maximum","points":[{"time":"2025-03-14T11:58:00Z","value":70},{"time":"2025-03-14T11:59:00Z","value":45},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
+				{"metric":"IncomingBytes","role":"incomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":60000},{"time":"2025-03-14T12:00:00Z","value":31000}]},
+				{"metric":"IncomingRecords","role":"incomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":600},{"time":"2025-03-14T12:00:00Z","value":300}]},
+				{"metric":"DeliveryToS3.Bytes","role":"deliveredBytes","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":50000},{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Records","role":"deliveredRecords","stat":"Sum","points":[{"time":"2025-03-14T11:58:00Z","value":0},{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.DataFreshness","role":"freshness","stat":"Maximum","points":[{"time":"2025-03-14T11:58:00Z","value":70},{"time":"2025-03-14T11:59:00Z","value":45},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
+		},
+		{
+			name: "detail of an HTTP endpoint stream: its freshness", path: "/console/api/streams/hooks", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z",
+				"stream":{"name":"hooks","status":"ACTIVE","type":"DirectPut","destination":"HttpEndpoint","bucket":"","created":"2025-03-01T09:00:00Z",
+				 "incomingRecordsPerSecond":1,"incomingBytesPerSecond":0,"freshnessSeconds":3},
+				"description":{"DeliveryStreamName":"hooks","DeliveryStreamStatus":"ACTIVE"}}`,
+		},
+		{
+			name: "metrics of an HTTP endpoint stream", path: "/console/api/streams/hooks/metrics?minutes=1", status: 200,
+			want: `{"now":"2025-03-14T12:00:30Z","start":"2025-03-14T11:59:00Z","stepSeconds":60,"series":[
+				{"metric":"IncomingBytes","role":"incomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"IncomingRecords","role":"incomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":90},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToHttpEndpoint.Bytes","role":"deliveredBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":7000},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToHttpEndpoint.Records","role":"deliveredRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":70},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToHttpEndpoint.DataFreshness","role":"freshness","stat":"Maximum","points":[{"time":"2025-03-14T11:59:00Z","value":12},{"time":"2025-03-14T12:00:00Z","value":3}]}]}`,
 		},
 		{
 			name: "metrics with a bad range", path: "/console/api/streams/clicks/metrics?minutes=0", status: 400,
@@ -201,6 +231,31 @@ func TestAPI(t *testing.T) {
 	}
 }
 
+// TestAPIDeliveryMetrics checks the delivery metrics picked by destination kind, and the
+// statistic read of each.
+func TestAPIDeliveryMetrics(t *testing.T) {
+	s3 := DeliveryMetricsOf("ExtendedS3")
+	tests := []struct {
+		kind string
+		want DeliveryMetrics
+	}{
+		{"ExtendedS3", DeliveryMetrics{"DeliveryToS3.Bytes", "DeliveryToS3.Records", "DeliveryToS3.DataFreshness"}},
+		{"HttpEndpoint", DeliveryMetrics{"DeliveryToHttpEndpoint.Bytes", "DeliveryToHttpEndpoint.Records", "DeliveryToHttpEndpoint.DataFreshness"}},
+		{"Redshift", s3}, // unknown kinds get S3's
+		{"", s3},
+	}
+	for _, tc := range tests {
+		got := DeliveryMetricsOf(tc.kind)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("DeliveryMetricsOf(%q) mismatch (-want +got):\n%s", tc.kind, diff)
+		}
+		stats := []string{Stat(got.Bytes), Stat(got.Records), Stat(got.Freshness), Stat(IncomingBytes)}
+		if diff := cmp.Diff([]string{"Sum", "Sum", "Maximum", "Sum"}, stats); diff != "" {
+			t.Errorf("Stat of the metrics of %q mismatch (-want +got):\n%s", tc.kind, diff)
+		}
+	}
+}
+
 // TestAPICluster checks what the API adds on a node of a cluster: the nodes, the node that
 // delivers each stream, and a notice when the metrics hold only this node's share.
 func TestAPICluster(t *testing.T) {
@@ -220,7 +275,7 @@ func TestAPICluster(t *testing.T) {
 		{"name":"n2","addr":"10.0.0.2:4573","started":"2025-03-14T09:00:00Z","live":true,"self":false,"streams":1},
 		{"name":"n3","addr":"10.0.0.3:4573","started":null,"live":false,"self":false,"streams":0},
 		{"name":"n4","addr":"","started":null,"live":false,"self":false,"streams":1}]}`
-	const rows = `[{"name":"clicks","deliveredBy":"n1","incomingRecordsPerSecond":10},{"name":"orders","deliveredBy":"n2","incomingRecordsPerSecond":0},
+	const rows = `[{"name":"clicks","deliveredBy":"n1","incomingRecordsPerSecond":10},{"name":"hooks","incomingRecordsPerSecond":1},{"name":"orders","deliveredBy":"n2","incomingRecordsPerSecond":0},
 		{"name":"telemetry","deliveredBy":"n4","incomingRecordsPerSecond":0},{"name":"trades","deliveredBy":"n1","incomingRecordsPerSecond":0}]`
 	incomplete := &IncompleteError{Nodes: []string{"n3", "n2"}, Err: errors.New("metrics of some node unavailable: node n2: timeout\nnode n3: no responders")}
 	tests := []struct {
@@ -232,7 +287,7 @@ func TestAPICluster(t *testing.T) {
 	}{
 		{
 			name: "single node: no cluster, no delivering node", path: "/console/api/streams",
-			want: `{"streams":[{"name":"clicks","incomingRecordsPerSecond":10},{"name":"orders","incomingRecordsPerSecond":0},
+			want: `{"streams":[{"name":"clicks","incomingRecordsPerSecond":10},{"name":"hooks","incomingRecordsPerSecond":1},{"name":"orders","incomingRecordsPerSecond":0},
 				{"name":"telemetry","incomingRecordsPerSecond":0},{"name":"trades","incomingRecordsPerSecond":0}]}`,
 		},
 		{
@@ -257,21 +312,21 @@ func TestAPICluster(t *testing.T) {
 			name: "metrics with nodes silent", cluster: true, readErr: incomplete, path: "/console/api/streams/clicks/metrics?minutes=1",
 			want: `{"incomplete":{"nodes":["n2","n3"],"error":"metrics of some node unavailable: node n2: timeout\nnode n3: no responders"},
 				"series":[
-				{"metric":"IncomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":60000},{"time":"2025-03-14T12:00:00Z","value":31000}]},
-				{"metric":"IncomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":600},{"time":"2025-03-14T12:00:00Z","value":300}]},
-				{"metric":"DeliveryToS3.Bytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"DeliveryToS3.Records","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"DeliveryToS3.DataFreshness","stat":"Maximum","points":[{"time":"2025-03-14T11:59:00Z","value":45},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
+				{"metric":"IncomingBytes","role":"incomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":60000},{"time":"2025-03-14T12:00:00Z","value":31000}]},
+				{"metric":"IncomingRecords","role":"incomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":600},{"time":"2025-03-14T12:00:00Z","value":300}]},
+				{"metric":"DeliveryToS3.Bytes","role":"deliveredBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Records","role":"deliveredRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.DataFreshness","role":"freshness","stat":"Maximum","points":[{"time":"2025-03-14T11:59:00Z","value":45},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
 		},
 		{
 			name: "metrics failing without naming nodes", cluster: true, readErr: errors.New("read metrics: context deadline exceeded"), path: "/console/api/streams/orders/metrics?minutes=1",
 			want: `{"incomplete":{"nodes":[],"error":"read metrics: context deadline exceeded"},
 				"series":[
-				{"metric":"IncomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"IncomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"DeliveryToS3.Bytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"DeliveryToS3.Records","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
-				{"metric":"DeliveryToS3.DataFreshness","stat":"Maximum","points":[{"time":"2025-03-14T11:59:00Z","value":null},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
+				{"metric":"IncomingBytes","role":"incomingBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"IncomingRecords","role":"incomingRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Bytes","role":"deliveredBytes","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.Records","role":"deliveredRecords","stat":"Sum","points":[{"time":"2025-03-14T11:59:00Z","value":0},{"time":"2025-03-14T12:00:00Z","value":0}]},
+				{"metric":"DeliveryToS3.DataFreshness","role":"freshness","stat":"Maximum","points":[{"time":"2025-03-14T11:59:00Z","value":null},{"time":"2025-03-14T12:00:00Z","value":null}]}]}`,
 		},
 	}
 	for _, tc := range tests {

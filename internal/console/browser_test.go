@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -159,6 +160,10 @@ func TestBrowser(t *testing.T) {
 	if got := text(`tr[data-stream="clickstream-events"] td[data-col="records"]`); got == "" || got == "0" || got == "—" {
 		t.Errorf("records/s of clickstream-events = %q, want a rate", got)
 	}
+	// The freshness of a stream delivering to an HTTP endpoint is its DeliveryToHttpEndpoint's.
+	if got := text(`tr[data-stream="webhook-events"] td[data-col="freshness"]`); !strings.HasSuffix(got, " s") {
+		t.Errorf("freshness of webhook-events = %q, want seconds", got)
+	}
 	// A single node shows nothing of a cluster.
 	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
 		const p = document.querySelector('[data-panel="cluster"]');
@@ -180,16 +185,11 @@ func TestBrowser(t *testing.T) {
 	// A stream's page: configuration and charts.
 	do("open a stream",
 		chromedp.Click(css(`tr[data-stream="clickstream-events"] a`)),
-		chromedp.WaitReady(css(`path.series[data-key="IncomingBytes"]`)),
+		chromedp.WaitReady(css(`path.series[data-key="incomingBytes"]`)),
 		chromedp.WaitVisible(css(`tr[data-key]`)),
 	)
-	points, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Math.min(...['IncomingBytes', 'IncomingRecords', 'DeliveryToS3.Bytes', 'DeliveryToS3.DataFreshness'].map((k) =>
-		(document.querySelector('path.series[data-key="' + k + '"]')?.getAttribute('d') ?? '').split('L').length))`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if points < 50 {
-		t.Errorf("the charts' lines have at least %d points, want 50 or more", points)
+	if got := chartPoints(t, ctx, "incomingBytes", "incomingRecords", "deliveredBytes", "freshness"); got < 50 {
+		t.Errorf("the charts' lines have at least %d points above zero, want 50 or more", got)
 	}
 	tip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
 		const hit = document.querySelector('.chart .hit');
@@ -233,7 +233,7 @@ func TestBrowser(t *testing.T) {
 	// The other pages.
 	do("open the other stream",
 		chromedp.Navigate(srv.URL+"/console/streams/app-logs"),
-		chromedp.WaitReady(css(`path.series[data-key="DeliveryToS3.Bytes"]`)),
+		chromedp.WaitReady(css(`path.series[data-key="deliveredBytes"]`)),
 		chromedp.WaitVisible(css(`table.failures`)))
 	shot(t, ctx, filepath.Join(dir, "stream-app-logs.png"))
 	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
@@ -242,6 +242,26 @@ func TestBrowser(t *testing.T) {
 	})()`)); err != nil || shown {
 		t.Errorf("a DirectPut stream shows a source panel (%v)", err)
 	}
+
+	// A stream delivering to an HTTP endpoint: its charts and tiles show its
+	// DeliveryToHttpEndpoint metrics.
+	do("open an HTTP endpoint stream",
+		chromedp.Navigate(srv.URL+"/console/streams/webhook-events"),
+		chromedp.WaitReady(css(`path.series[data-key="deliveredRecords"]`)))
+	if got := chartPoints(t, ctx, "deliveredBytes", "deliveredRecords", "freshness"); got < 50 {
+		t.Errorf("the HTTP endpoint stream's delivered and freshness lines have at least %d points above zero, want 50 or more", got)
+	}
+	label, value, note := text(`[data-tile="delivered"] .tile-label`), text(`[data-tile="delivered"] .tile-value`), text(`[data-tile="delivered"] .tile-note`)
+	if label != "Delivered to the endpoint, last hour" || !strings.HasSuffix(value, "MiB") || note == "0 records" {
+		t.Errorf("delivered tile = %q %q %q, want the endpoint's bytes and records of the hour", label, value, note)
+	}
+	if got := text(`.chart-card .legend-item[data-key="deliveredBytes"]`); got != "Delivered to the endpoint" {
+		t.Errorf("legend of the delivered bytes = %q, want Delivered to the endpoint", got)
+	}
+	if got := text(`.facts`); !strings.Contains(got, "HTTP endpoint") || !strings.Contains(got, "https://hooks.example.com/firehose") {
+		t.Errorf("configuration %q does not show the HTTP endpoint", got)
+	}
+	shot(t, ctx, filepath.Join(dir, "stream-http-endpoint.png"))
 
 	// A stream reading a Kinesis data stream: its source, lag and shards.
 	do("open a Kinesis source stream",
@@ -328,7 +348,7 @@ func TestBrowser(t *testing.T) {
 	}
 	wantOwners := []string{
 		"app-logs: hydrant-1this node", "clickstream-events: hydrant-2", "iot-telemetry: hydrant-1this node",
-		"orders-cdc: no node yet", "orders-stream: hydrant-3down",
+		"orders-cdc: no node yet", "orders-stream: hydrant-3down", "webhook-events: no node yet",
 	}
 	if diff := cmp.Diff(wantOwners, owners); diff != "" {
 		t.Errorf("delivered-by column mismatch (-want +got):\n%s", diff)
@@ -356,6 +376,31 @@ func TestBrowser(t *testing.T) {
 	src.failReads(nil)
 	do("see the notice go", refreshUntil(`!document.querySelector('[data-notice="incomplete"]')`))
 	expectNoReload(t, ctx)
+}
+
+// chartPoints returns the fewest points above zero of the lines of the series keyed keys (the
+// roles of the API's series) on the page.
+func chartPoints(t testing.TB, ctx context.Context, keys ...string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(keys => Math.min(...keys.map((k) => {
+		const path = document.querySelector('path.series[data-key="' + k + '"]');
+		const base = path?.ownerSVGElement.querySelector('.grid line.axis')?.getAttribute('y1');
+		const ys = (path?.getAttribute('d') ?? '').split(/[ML]/).filter(Boolean).map((p) => Number(p.split(',')[1]));
+		return ys.filter((y) => y < Number(base) - 1).length;
+	})))(`+jsonString(t, keys)+`)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func jsonString(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // scrollTop scrolls the page to its top.
@@ -494,6 +539,14 @@ func demoSource(now time.Time) *fakeSource {
 		},
 	})
 
+	// webhook-events delivers to an HTTP endpoint, so its delivery metrics are
+	// DeliveryToHttpEndpoint's.
+	f.add(StreamSummary{Name: "webhook-events", Status: "ACTIVE", Type: "DirectPut", Destination: "HttpEndpoint", Created: created.Add(9 * time.Hour)},
+		describeDestJSON("webhook-events", "DirectPut", created.Add(9*time.Hour), "", "HttpEndpointDestinationDescription",
+			`{"EndpointConfiguration":{"Url":"https://hooks.example.com/firehose","Name":"hooks"},
+			"BufferingHints":{"SizeInMBs":1,"IntervalInSeconds":60},"RequestConfiguration":{"ContentEncoding":"GZIP"},"S3BackupMode":"FailedDataOnly"}`))
+
+	s3, endpoint := DeliveryMetricsOf("ExtendedS3"), DeliveryMetricsOf("HttpEndpoint")
 	first := now.Truncate(time.Minute).Add(-60 * time.Minute)
 	for i := 0; i <= 60; i++ {
 		t := first.Add(time.Duration(i) * time.Minute)
@@ -510,8 +563,8 @@ func demoSource(now time.Time) *fakeSource {
 			if i > 0 {
 				prev = f.series["clickstream-events"][IncomingRecords][i-1].Value
 			}
-			f.point("clickstream-events", DeliveredRecords, t, prev)
-			f.point("clickstream-events", DeliveredBytes, t, prev*245) // gzip
+			f.point("clickstream-events", s3.Records, t, prev)
+			f.point("clickstream-events", s3.Bytes, t, prev*245) // gzip
 			f.delivered("clickstream-events", Object{
 				Time: t.Add(2 * time.Second), Bucket: "analytics-raw",
 				Key:   fmt.Sprintf("events/customer=%d/%s/clickstream-events-1-%s-%08x.json.gz", 1000+rng.IntN(40), t.UTC().Format("2006/01/02/15"), t.UTC().Format("2006-01-02-15-04-05"), rng.Uint32()),
@@ -520,22 +573,33 @@ func demoSource(now time.Time) *fakeSource {
 		}
 		// Freshness runs a little ahead, so a test that crosses a minute still sees a value.
 		for j := 0; j < 3 && (i == 60 || j == 0); j++ {
-			f.point("clickstream-events", DataFreshnessSeconds, t.Add(time.Duration(j)*time.Minute), 55+15*rng.Float64())
+			f.point("clickstream-events", s3.Freshness, t.Add(time.Duration(j)*time.Minute), 55+15*rng.Float64())
 		}
 		// orders-stream: steady, read from Kinesis and delivered every minute.
 		orecs := math.Round(frac * (3000 + 400*rng.NormFloat64()))
 		f.point("orders-stream", IncomingRecords, t, orecs)
 		f.point("orders-stream", IncomingBytes, t, orecs*740)
-		f.point("orders-stream", DataFreshnessSeconds, t, 60+5*rng.Float64())
+		f.point("orders-stream", s3.Freshness, t, 60+5*rng.Float64())
 		if i > 0 {
-			f.point("orders-stream", DeliveredRecords, t, f.series["orders-stream"][IncomingRecords][i-1].Value)
-			f.point("orders-stream", DeliveredBytes, t, f.series["orders-stream"][IncomingBytes][i-1].Value*0.3)
+			f.point("orders-stream", s3.Records, t, f.series["orders-stream"][IncomingRecords][i-1].Value)
+			f.point("orders-stream", s3.Bytes, t, f.series["orders-stream"][IncomingBytes][i-1].Value*0.3)
+		}
+		// webhook-events: steady, each minute's records delivered the next minute.
+		wrecs := math.Round(frac * (1200 + 150*rng.NormFloat64()))
+		f.point("webhook-events", IncomingRecords, t, wrecs)
+		f.point("webhook-events", IncomingBytes, t, wrecs*310)
+		for j := 0; j < 3 && (i == 60 || j == 0); j++ {
+			f.point("webhook-events", endpoint.Freshness, t.Add(time.Duration(j)*time.Minute), 20+10*rng.Float64())
+		}
+		if i > 0 {
+			f.point("webhook-events", endpoint.Records, t, f.series["webhook-events"][IncomingRecords][i-1].Value)
+			f.point("webhook-events", endpoint.Bytes, t, f.series["webhook-events"][IncomingBytes][i-1].Value)
 		}
 		// app-logs: steady with a burst, flushed every five minutes.
 		lrecs := math.Round(frac * (9000 + 2500*rng.Float64() + burst(i)))
 		f.point("app-logs", IncomingRecords, t, lrecs)
 		f.point("app-logs", IncomingBytes, t, lrecs*(380+60*rng.Float64()))
-		f.point("app-logs", DataFreshnessSeconds, t, float64(60*(i%5)+30+rng.IntN(20)))
+		f.point("app-logs", s3.Freshness, t, float64(60*(i%5)+30+rng.IntN(20)))
 		if i%5 == 0 && i > 0 {
 			var r, b float64
 			for _, p := range f.series["app-logs"][IncomingRecords][i-5 : i] {
@@ -544,8 +608,8 @@ func demoSource(now time.Time) *fakeSource {
 			for _, p := range f.series["app-logs"][IncomingBytes][i-5 : i] {
 				b += p.Value
 			}
-			f.point("app-logs", DeliveredRecords, t, r)
-			f.point("app-logs", DeliveredBytes, t, b*0.42)
+			f.point("app-logs", s3.Records, t, r)
+			f.point("app-logs", s3.Bytes, t, b*0.42)
 			f.delivered("app-logs", Object{
 				Time: t.Add(4 * time.Second), Bucket: "logs-archive",
 				Key:   fmt.Sprintf("logs/%s/app-logs-2-%s-%08x.snappy", t.UTC().Format("2006/01/02"), t.UTC().Format("2006-01-02-15-04-05"), rng.Uint32()),
@@ -579,12 +643,18 @@ func describeJSON(name string, created time.Time, dest string) string {
 // describeSourceJSON returns a DeliveryStreamDescription of a stream of type typ with one
 // extended S3 destination and, unless src is "", a SourceDescription.
 func describeSourceJSON(name, typ string, created time.Time, src, dest string) string {
+	return describeDestJSON(name, typ, created, src, "ExtendedS3DestinationDescription", dest)
+}
+
+// describeDestJSON returns a DeliveryStreamDescription of a stream of type typ with one
+// destination, described as destKey, and, unless src is "", a SourceDescription.
+func describeDestJSON(name, typ string, created time.Time, src, destKey, dest string) string {
 	if src != "" {
 		src = `"Source":` + src + `,`
 	}
 	return fmt.Sprintf(`{"DeliveryStreamName":%q,"DeliveryStreamARN":"arn:aws:firehose:us-east-1:123456789012:deliverystream/%s",
 		"DeliveryStreamStatus":"ACTIVE","DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},"DeliveryStreamType":%q,"VersionId":"3",
 		"CreateTimestamp":%d,"LastUpdateTimestamp":%d,%s
-		"Destinations":[{"DestinationId":"destinationId-000000000001","ExtendedS3DestinationDescription":%s}],"HasMoreDestinations":false}`,
-		name, name, typ, created.Unix(), created.Add(90*time.Minute).Unix(), src, dest)
+		"Destinations":[{"DestinationId":"destinationId-000000000001",%q:%s}],"HasMoreDestinations":false}`,
+		name, name, typ, created.Unix(), created.Add(90*time.Minute).Unix(), src, destKey, dest)
 }

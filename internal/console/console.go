@@ -28,7 +28,7 @@ type StreamSummary struct {
 	Name        string    // DeliveryStreamName
 	Status      string    // DeliveryStreamStatus: CREATING, ACTIVE, DELETING, …
 	Type        string    // DeliveryStreamType: DirectPut, KinesisStreamAsSource, …
-	Destination string    // destination kind: S3, HTTP endpoint, …
+	Destination string    // destination kind: "ExtendedS3", "HttpEndpoint", …
 	Bucket      string    // bucket name or ARN, "" when the destination has none
 	Created     time.Time // CreateTimestamp
 }
@@ -137,12 +137,43 @@ func (e *IncompleteError) Unwrap() error { return e.Err }
 
 // Metric names the console asks its Source for, with their Firehose (AWS/Firehose) meaning.
 const (
-	IncomingBytes        = "IncomingBytes"              // Sum per minute
-	IncomingRecords      = "IncomingRecords"            // Sum per minute
-	DeliveredBytes       = "DeliveryToS3.Bytes"         // Sum per minute
-	DeliveredRecords     = "DeliveryToS3.Records"       // Sum per minute
-	DataFreshnessSeconds = "DeliveryToS3.DataFreshness" // Maximum per minute, seconds
+	IncomingBytes   = "IncomingBytes"   // Sum per minute
+	IncomingRecords = "IncomingRecords" // Sum per minute
 )
+
+// DeliveryMetrics names the metrics a destination records of what it delivered.
+type DeliveryMetrics struct {
+	Bytes     string // Sum per minute
+	Records   string // Sum per minute
+	Freshness string // Maximum per minute, seconds: the age of the oldest record not yet delivered
+}
+
+// deliveryMetrics maps a destination kind (StreamSummary.Destination) to its metrics.
+var deliveryMetrics = map[string]DeliveryMetrics{
+	"ExtendedS3":   {"DeliveryToS3.Bytes", "DeliveryToS3.Records", "DeliveryToS3.DataFreshness"},
+	"HttpEndpoint": {"DeliveryToHttpEndpoint.Bytes", "DeliveryToHttpEndpoint.Records", "DeliveryToHttpEndpoint.DataFreshness"},
+}
+
+// DeliveryMetricsOf returns the delivery metrics of a destination kind ("ExtendedS3",
+// "HttpEndpoint"). Any other kind, the empty one included, gets S3's: Hydrant delivers to no
+// other destination, and every stream has an S3 leg (the destination, or its backup).
+func DeliveryMetricsOf(destination string) DeliveryMetrics {
+	if m, ok := deliveryMetrics[destination]; ok {
+		return m
+	}
+	return deliveryMetrics["ExtendedS3"]
+}
+
+// Stat returns the statistic the console reads of a metric per minute: "Maximum" for a data
+// freshness metric, "Sum" for the others.
+func Stat(metric string) string {
+	for _, m := range deliveryMetrics {
+		if metric == m.Freshness {
+			return "Maximum"
+		}
+	}
+	return "Sum"
+}
 
 // Source is what the console reads. Its methods are called on every poll of every open page,
 // so they should be cheap and must be safe for concurrent use.

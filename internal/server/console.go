@@ -59,7 +59,7 @@ func (c consoleSource) Series(ctx context.Context, name, metric string, since ti
 	out := make([]console.Point, len(dps))
 	for i, d := range dps {
 		v := d.Sum
-		if metric == console.DataFreshnessSeconds {
+		if console.Stat(metric) == "Maximum" {
 			v = d.Maximum
 		}
 		out[i] = console.Point{Time: d.Timestamp, Value: v}

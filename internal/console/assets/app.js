@@ -82,8 +82,8 @@ function streamLink(name, ...children) {
   return h('a', { href: `/console/streams/${encodeURIComponent(name)}`, 'data-nav': true }, ...children);
 }
 
-function tile(label, value, note) {
-  return h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, label), h('div', { class: 'tile-value' }, value), note ? h('div', { class: 'tile-note' }, note) : null);
+function tile(label, value, note, name) {
+  return h('div', { class: 'tile', 'data-tile': name }, h('div', { class: 'tile-label' }, label), h('div', { class: 'tile-value' }, value), note ? h('div', { class: 'tile-note' }, note) : null);
 }
 
 function freshnessTone(sec) {
@@ -421,6 +421,11 @@ function deliveredTile(cluster, name) {
     h('div', { class: `tile-note${n && !n.live ? ' bad' : ''}` }, note));
 }
 
+// deliveredTo names where a destination kind delivers, for the delivered series and tile.
+const deliveredToKinds = { ExtendedS3: 'Delivered to S3', S3: 'Delivered to S3', HttpEndpoint: 'Delivered to the endpoint' };
+
+function deliveredTo(kind) { return deliveredToKinds[kind] ?? 'Delivered'; }
+
 const failureTone = { delivery: 'bad', processing: 'warn', partitioning: 'violet' };
 
 class StreamView {
@@ -447,13 +452,13 @@ class StreamView {
     } }, 'Copy JSON');
     this.charts = {
       bytes: new Chart({ title: 'Bytes per minute', unit: binaryUnit, format: fmt.bytes, empty: 'No records in the last hour', series: [
-        { key: 'IncomingBytes', label: 'Incoming', color: 'in', area: true },
-        { key: 'DeliveryToS3.Bytes', label: 'Delivered', color: 'out' }] }),
+        { key: 'incomingBytes', label: 'Incoming', color: 'in', area: true },
+        { key: 'deliveredBytes', label: 'Delivered', color: 'out' }] }),
       records: new Chart({ title: 'Records per minute', format: fmt.count, axis: fmt.compact, empty: 'No records in the last hour', series: [
-        { key: 'IncomingRecords', label: 'Incoming', color: 'in', area: true },
-        { key: 'DeliveryToS3.Records', label: 'Delivered', color: 'out' }] }),
+        { key: 'incomingRecords', label: 'Incoming', color: 'in', area: true },
+        { key: 'deliveredRecords', label: 'Delivered', color: 'out' }] }),
       freshness: new Chart({ title: 'Data freshness', format: fmt.duration, axis: fmt.axisDuration, unit: fmt.durationUnit, empty: 'Nothing waiting in the last hour', series: [
-        { key: 'DeliveryToS3.DataFreshness', label: 'Oldest record, max per minute', color: 'fresh', area: true }] }),
+        { key: 'freshness', label: 'Oldest record, max per minute', color: 'fresh', area: true }] }),
     };
     this.objects = h('div', { class: 'card-body' });
     this.failures = h('div', { class: 'card-body' });
@@ -510,8 +515,10 @@ class StreamView {
     this.alert.hidden = !f.failure;
     replace(this.alert, f.failure ? h('div', { class: 'alert' }, h('strong', {}, f.failure.Type), ' ', f.failure.Details) : null);
 
+    // The series are placed by role; the metric behind a role depends on the destination.
     const sums = {};
-    for (const sr of metrics.series) sums[sr.metric] = sr.points.reduce((a, p) => a + (p.value ?? 0), 0);
+    for (const sr of metrics.series) sums[sr.role] = sr.points.reduce((a, p) => a + (p.value ?? 0), 0);
+    const to = deliveredTo(st.destination);
     const cl = detail.cluster ?? null;
     const inc = detail.incomplete ?? metrics.incomplete;
     replace(this.notice, incompleteNotice(inc, cl));
@@ -520,7 +527,7 @@ class StreamView {
       tile('Incoming records', h('span', {}, fmt.rate(st.incomingRecordsPerSecond), h('small', {}, ' /s')), 'last minute'),
       tile('Incoming bytes', h('span', {}, fmt.bytes(st.incomingBytesPerSecond), h('small', {}, ' /s')), 'last minute'),
       tile('Data freshness', h('span', { class: freshnessTone(st.freshnessSeconds) }, fmt.duration(st.freshnessSeconds)), 'oldest undelivered record'),
-      tile('Delivered, last hour', fmt.bytes(sums['DeliveryToS3.Bytes'] ?? 0), `${fmt.count(sums['DeliveryToS3.Records'] ?? 0)} records`),
+      tile(`${to}, last hour`, fmt.bytes(sums.deliveredBytes ?? 0), `${fmt.count(sums.deliveredRecords ?? 0)} records`, 'delivered'),
       cl ? deliveredTile(cl, st.deliveredBy) : null);
 
     const src = detail.source ?? null;
@@ -542,7 +549,9 @@ class StreamView {
     }
 
     const times = metrics.series[0]?.points.map((p) => new Date(p.time)) ?? [];
-    const values = Object.fromEntries(metrics.series.map((sr) => [sr.metric, sr.points.map((p) => p.value)]));
+    const values = Object.fromEntries(metrics.series.map((sr) => [sr.role, sr.points.map((p) => p.value)]));
+    this.charts.bytes.relabel('deliveredBytes', to);
+    this.charts.records.relabel('deliveredRecords', to);
     for (const c of Object.values(this.charts)) c.update({ times, values });
 
     const objs = objects.objects ?? [];

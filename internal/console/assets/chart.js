@@ -22,7 +22,7 @@ export class Chart {
     this.plot = h('div', { class: 'chart-plot' });
     this.tip = h('div', { class: 'chart-tip', hidden: true });
     const legend = h('ul', { class: 'legend' }, series.map((sr) =>
-      h('li', { class: `legend-item c-${sr.color}` }, h('span', { class: 'swatch' }), sr.label)));
+      h('li', { class: `legend-item c-${sr.color}`, 'data-key': sr.key }, h('span', { class: 'swatch' }), h('span', { class: 'legend-label' }, sr.label))));
     this.el = h('section', { class: 'card chart-card' },
       h('header', { class: 'card-head' }, h('h3', {}, title), legend),
       h('div', { class: 'chart-body' }, this.plot, this.tip));
@@ -34,6 +34,15 @@ export class Chart {
   update(data) {
     this.data = data;
     this.draw();
+  }
+
+  // relabel names a series anew, in the legend and the read-out.
+  relabel(key, label) {
+    const sr = this.series.find((x) => x.key === key);
+    if (!sr || sr.label === label) return;
+    sr.label = label;
+    const el = this.el.querySelector(`.legend-item[data-key="${key}"] .legend-label`);
+    if (el) el.textContent = label;
   }
 
   destroy() { this.resize.disconnect(); }
