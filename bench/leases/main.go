@@ -398,14 +398,19 @@ func measure(n int, leaseTTL, window, limit time.Duration, logger *slog.Logger) 
 	}
 	log.Printf("steady: %d rounds, period %s/%s, busy %s/%s, %.1f calls a round, lost %d", r.Rounds, r.PeriodAvg, r.PeriodMax, r.BusyAvg, r.BusyMax, r.CallsPerRound, r.LostSteady)
 
-	// Graceful stop of n3.
-	if r.PlacedMissed == 0 {
+	// stop ends n3's Run: gracefully, or killed (its store calls fail, so it releases nothing).
+	stop := func(kill bool) {
 		nd := nodes["n3"]
-		t0 = time.Now()
+		nd.killed.Store(kill)
 		nd.cancel()
 		<-nd.done
 		delete(nodes, "n3")
 		retired = append(retired, nd)
+	}
+
+	// Graceful stop of n3.
+	if r.PlacedMissed == 0 {
+		stop(false)
 		r.Handover, _ = wait(want("n1", "n2"))
 		log.Printf("handover in %s", r.Handover)
 
@@ -419,13 +424,7 @@ func measure(n int, leaseTTL, window, limit time.Duration, logger *slog.Logger) 
 
 		// n3 killed: no release; its heartbeat (and, before, its leases) expire.
 		if r.Rejoin > 0 {
-			nd = nodes["n3"]
-			t0 = time.Now()
-			nd.killed.Store(true)
-			nd.cancel()
-			<-nd.done
-			delete(nodes, "n3")
-			retired = append(retired, nd)
+			stop(true)
 			r.Takeover, _ = wait(want("n1", "n2"))
 			log.Printf("taken over in %s", r.Takeover)
 		}
