@@ -56,7 +56,7 @@ func (s *Server) clusterMetrics(ctx context.Context) (*peers.Reader, error) {
 // livePeers are the other nodes the lease manager saw alive in its last round.
 func (s *Server) livePeers() []string {
 	var out []string
-	for _, n := range s.leases.Status().Nodes {
+	for _, n := range s.leases.Nodes() { // not Status: it copies every stream's owner
 		if n.Live && n.Name != s.journal.Node() {
 			out = append(out, n.Name)
 		}

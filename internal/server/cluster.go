@@ -228,20 +228,20 @@ func (s *Server) forwardToOwner(w http.ResponseWriter, r *http.Request, name str
 	if s.leases == nil || name == "" || s.leases.Owns(name) || r.Header.Get(forwardedHeader) != "" {
 		return false
 	}
-	st := s.leases.Status()
-	owner, ok := st.Owners[name]
-	if !ok {
+	owner, live := s.leases.Owner(name)
+	if !live {
 		return false
 	}
-	i := slices.IndexFunc(st.Nodes, func(n lease.NodeStatus) bool { return n.Name == owner && n.Live })
-	if i < 0 || st.Nodes[i].Addr == "" {
+	nodes := s.leases.Nodes()
+	i := slices.IndexFunc(nodes, func(n lease.NodeStatus) bool { return n.Name == owner })
+	if i < 0 || nodes[i].Addr == "" {
 		return false
 	}
 	scheme := "http"
 	if s.certs != nil {
 		scheme = "https"
 	}
-	u := url.URL{Scheme: scheme, Host: st.Nodes[i].Addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	u := url.URL{Scheme: scheme, Host: nodes[i].Addr, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, u.String(), nil)
 	if err != nil {
 		return false
