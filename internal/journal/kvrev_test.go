@@ -17,7 +17,9 @@ func TestKVRevisionsAndWatch(t *testing.T) {
 	changes := make(chan Change, 16)
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() { _ = kv.Watch(wctx, func(c Change) { changes <- c }) }()
+	ready := make(chan struct{})
+	go func() { _ = kv.WatchReady(wctx, func(c Change) { changes <- c }, func() { close(ready) }) }()
+	<-ready // the watch is established: it sees every change made from here on
 
 	rev, err := kv.Create(ctx, "a.b", []byte("1"))
 	if err != nil {
