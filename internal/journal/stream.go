@@ -284,22 +284,31 @@ func (j *Journal) Stats(ctx context.Context, name string) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(ref.subject))
-	if err != nil {
-		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
+	// A Trim between the count and the two reads can leave no message to find: count again.
+	for attempt := 1; ; attempt++ {
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(ref.subject))
+		if err != nil {
+			return Stats{}, fmt.Errorf("stats %q: %w", name, err)
+		}
+		out := Stats{Messages: info.State.Subjects[ref.subject]}
+		if out.Messages == 0 {
+			return out, nil
+		}
+		out.FirstSeq, err = j.seqOf(ctx, ref, directGetReq{Seq: 1, NextBySubj: ref.subject})
+		if err == nil {
+			out.LastSeq, err = j.seqOf(ctx, ref, directGetReq{LastBySubj: ref.subject})
+		}
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, ErrNotFound) || attempt == statsAttempts {
+			return Stats{}, fmt.Errorf("stats %q: %w", name, err)
+		}
 	}
-	out := Stats{Messages: info.State.Subjects[ref.subject]}
-	if out.Messages == 0 {
-		return out, nil
-	}
-	if out.FirstSeq, err = j.seqOf(ctx, ref, directGetReq{Seq: 1, NextBySubj: ref.subject}); err != nil {
-		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
-	}
-	if out.LastSeq, err = j.seqOf(ctx, ref, directGetReq{LastBySubj: ref.subject}); err != nil {
-		return Stats{}, fmt.Errorf("stats %q: %w", name, err)
-	}
-	return out, nil
 }
+
+// statsAttempts bounds how often Stats counts again after a Trim emptied the stream under it.
+const statsAttempts = 3
 
 // seqOf returns the sequence of the message req finds, or ErrNotFound.
 func (j *Journal) seqOf(ctx context.Context, ref streamRef, req directGetReq) (uint64, error) {
