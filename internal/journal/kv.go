@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -82,8 +83,12 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Keys returns every key in the bucket, in no particular order.
+// Keys returns every key in the bucket, in no particular order. In a cluster the list comes from
+// the bucket's leader and may also name keys just deleted (see leaderKeys).
 func (k *KV) Keys(ctx context.Context) ([]string, error) {
+	if k.j.Clustered() {
+		return k.leaderKeys(ctx)
+	}
 	l, err := k.kv.ListKeys(ctx)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -97,6 +102,30 @@ func (k *KV) Keys(ctx context.Context) ([]string, error) {
 		key, err := decodeName(enc)
 		if err != nil {
 			return nil, fmt.Errorf("keys %s: %w", k.bucket, err)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// leaderKeys lists the keys from the bucket's leader, which answers stream info with what the
+// quorum stored: a replica catching up (a node back with an empty disk) would list only part of
+// them. The list may hold keys deleted but not yet removed; their Entry is ErrNotFound.
+func (k *KV) leaderKeys(ctx context.Context) ([]string, error) {
+	s, err := k.j.js.Stream(ctx, "KV_"+k.bucket)
+	if err != nil {
+		return nil, fmt.Errorf("keys %s: %w", k.bucket, err)
+	}
+	prefix := "$KV." + k.bucket + "."
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("keys %s: %w", k.bucket, err)
+	}
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		key, err := decodeName(strings.TrimPrefix(subject, prefix))
+		if err != nil {
+			continue // not written through this package
 		}
 		keys = append(keys, key)
 	}

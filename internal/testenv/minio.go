@@ -75,9 +75,9 @@ func RequireTools() bool {
 	return os.Getenv("CI") == "true" || os.Getenv("HYDRANT_REQUIRE_TOOLS") == "1"
 }
 
-// StartMinIO starts a MinIO server with its data in a temporary directory and stops it when
-// the test ends. Without a minio binary it skips the test, or fails it under RequireTools.
-func StartMinIO(t testing.TB) *MinIO {
+// requireMinIO returns the minio binary, or skips the test without one (fails it under
+// RequireTools).
+func requireMinIO(t testing.TB) string {
 	t.Helper()
 	bin := MinIOBinary()
 	if bin == "" {
@@ -87,6 +87,14 @@ func StartMinIO(t testing.TB) *MinIO {
 		}
 		t.Skip(reason)
 	}
+	return bin
+}
+
+// StartMinIO starts a MinIO server with its data in a temporary directory and stops it when
+// the test ends. Without a minio binary it skips the test, or fails it under RequireTools.
+func StartMinIO(t testing.TB) *MinIO {
+	t.Helper()
+	bin := requireMinIO(t)
 	dir := t.TempDir()
 	m := &MinIO{
 		bin:         bin,

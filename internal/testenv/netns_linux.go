@@ -345,14 +345,7 @@ type NetMinIO struct {
 // RequireTools) and waits until it serves S3 requests. It is killed when the test ends.
 func StartMinIOIn(t testing.TB, host *NetHost) *NetMinIO {
 	t.Helper()
-	bin := MinIOBinary()
-	if bin == "" {
-		const reason = "minio binary not found (set HYDRANT_MINIO, or run scripts/install-minio.sh or make test)"
-		if RequireTools() {
-			t.Fatal(reason)
-		}
-		t.Skip(reason)
-	}
+	bin := requireMinIO(t)
 	dir := t.TempDir()
 	m := &NetMinIO{host: host, logPath: filepath.Join(dir, "minio.log"), exited: make(chan struct{})}
 	m.s3 = s3.New(s3.Options{

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -466,41 +465,6 @@ func netFirehose(lab *testenv.NetLab, url string, timeout time.Duration) *fireho
 		Retryer:      aws.NopRetryer{},
 		HTTPClient:   lab.HTTPClient(timeout),
 	})
-}
-
-// clusterView asks the node at url which node delivers stream ("" when none does, or the node
-// does not answer) and which nodes it sees live.
-func clusterView(hc *http.Client, url, stream string) (owner string, live []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/_hydrant/cluster", nil)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", nil
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Leases struct {
-			Owners map[string]string `json:"owners"`
-			Nodes  []struct {
-				Name string
-				Live bool
-			} `json:"nodes"`
-		} `json:"leases"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return "", nil
-	}
-	for _, n := range st.Leases.Nodes {
-		if n.Live {
-			live = append(live, n.Name)
-		}
-	}
-	o := st.Leases.Owners[stream]
-	if !slices.Contains(live, o) {
-		o = ""
-	}
-	return o, live
 }
 
 func (nd *netNode) healthy(hc *http.Client) bool {
