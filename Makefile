@@ -26,6 +26,8 @@ bench:
 	./bench/run-partition.sh
 	./bench/run-sources.sh
 	./bench/run-cluster.sh
+	./bench/run-leases.sh
+	./bench/run-streams.sh
 	$(GO) run ./bench/producer
 
 ## lint: vet, formatting and generated files

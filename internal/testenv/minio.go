@@ -90,6 +90,11 @@ func requireMinIO(t testing.TB) string {
 	return bin
 }
 
+// Env is the environment that points a hydrant process at this MinIO as its S3.
+func (m *MinIO) Env() []string {
+	return []string{"AWS_ENDPOINT_URL_S3=" + m.Endpoint(), "AWS_ACCESS_KEY_ID=" + m.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + m.SecretKey()}
+}
+
 // StartMinIO starts a MinIO server with its data in a temporary directory and stops it when
 // the test ends. Without a minio binary it skips the test, or fails it under RequireTools.
 func StartMinIO(t testing.TB) *MinIO {

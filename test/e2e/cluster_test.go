@@ -129,7 +129,7 @@ func TestClusterKillTheDeliveringNode(t *testing.T) {
 	}
 	m := testenv.StartMinIO(t)
 	m.CreateBucket(t, "lake")
-	env := []string{"AWS_ENDPOINT_URL_S3=" + m.Endpoint(), "AWS_ACCESS_KEY_ID=" + m.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + m.SecretKey()}
+	env := m.Env()
 	nodes := startCluster(t, 3, env)
 	createS3Stream(t, newFirehose(nodes[0].URL), "orders", "lake", 1, 60)
 
@@ -294,7 +294,7 @@ func TestClusterRollingRestart(t *testing.T) {
 	}
 	m := testenv.StartMinIO(t)
 	m.CreateBucket(t, "lake")
-	env := []string{"AWS_ENDPOINT_URL_S3=" + m.Endpoint(), "AWS_ACCESS_KEY_ID=" + m.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + m.SecretKey()}
+	env := m.Env()
 	nodes := startCluster(t, 3, env)
 	createS3Stream(t, newFirehose(nodes[0].URL), "roll", "lake", 1, 60)
 	for deadline := time.Now().Add(30 * time.Second); owner(t, nodes[0], "roll") == "" && time.Now().Before(deadline); {

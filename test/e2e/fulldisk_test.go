@@ -200,11 +200,7 @@ func TestFullDiskDrainsWithoutRestart(t *testing.T) {
 	dataDir := mountTmpfs(t, "160m")
 	m := testenv.StartMinIO(t)
 	m.CreateBucket(t, "full")
-	s := startServer(t, dataDir,
-		"AWS_ENDPOINT_URL_S3="+m.Endpoint(),
-		"AWS_ACCESS_KEY_ID="+m.AccessKey(),
-		"AWS_SECRET_ACCESS_KEY="+m.SecretKey(),
-	)
+	s := startServer(t, dataDir, m.Env()...)
 	c := newFirehose(s.URL)
 	createS3Stream(t, c, "full", "full", 1, 60)
 	m.Stop() // the destination is down

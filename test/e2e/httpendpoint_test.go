@@ -60,7 +60,7 @@ func TestHTTPEndpointDestination(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("httpEndpoint:\n  requestTimeout: 1s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"SSL_CERT_FILE=" + certFile, "AWS_ENDPOINT_URL_S3=" + m.Endpoint(), "AWS_ACCESS_KEY_ID=" + m.AccessKey(), "AWS_SECRET_ACCESS_KEY=" + m.SecretKey()}
+	env := append(m.Env(), "SSL_CERT_FILE="+certFile)
 	dataDir := t.TempDir()
 	s := startServerArgs(t, dataDir, []string{"--config", cfgPath}, env...)
 	c := newFirehose(s.URL)

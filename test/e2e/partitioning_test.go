@@ -61,11 +61,7 @@ func TestDynamicPartitioningBoto3(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServerArgs(t, "", []string{"--config", conf},
-		"AWS_ENDPOINT_URL_S3="+m.Endpoint(),
-		"AWS_ACCESS_KEY_ID="+m.AccessKey(),
-		"AWS_SECRET_ACCESS_KEY="+m.SecretKey(),
-	)
+	srv := startServerArgs(t, "", []string{"--config", conf}, m.Env()...)
 
 	sent := runPartitioningScript(t, py, srv.URL, "lake")
 	srv.Flush("")

@@ -18,11 +18,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	}
 	m := testenv.StartMinIO(t)
 	m.CreateBucket(t, "lake")
-	s := startServer(t, "",
-		"AWS_ENDPOINT_URL_S3="+m.Endpoint(),
-		"AWS_ACCESS_KEY_ID="+m.AccessKey(),
-		"AWS_SECRET_ACCESS_KEY="+m.SecretKey(),
-	)
+	s := startServer(t, "", m.Env()...)
 	c := newFirehose(s.URL)
 	createS3Stream(t, c, "to-minio", "lake", 1, 60)
 	recs := []types.Record{{Data: []byte("one\n")}, {Data: []byte("two\n")}}

@@ -54,11 +54,7 @@ func runKinesisPipeline(t *testing.T, srv testenv.KinesisServer) {
 	k.PutRecords(t, "clicks", before, nil)
 	time.Sleep(50 * time.Millisecond)
 
-	env := []string{
-		"AWS_ENDPOINT_URL_S3=" + m.Endpoint(),
-		"AWS_ACCESS_KEY_ID=" + m.AccessKey(),
-		"AWS_SECRET_ACCESS_KEY=" + m.SecretKey(),
-	}
+	env := m.Env()
 	var args []string
 	if srv.Name == testenv.KindKinesalite {
 		// The stream's settings in the config file, by ARN, rather than the environment.
