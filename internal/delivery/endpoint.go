@@ -22,23 +22,10 @@ import (
 // OutputHTTPEndpointFailed is the error output type of records an HTTP endpoint did not take.
 const OutputHTTPEndpointFailed = "http-endpoint-failed"
 
-// Firehose's back-off between attempts of an endpoint batch: 1 s doubled per attempt, capped
-// at 2 minutes, ±15 % jitter.
-const (
-	endpointInitial = time.Second
-	endpointMax     = 2 * time.Minute
-	endpointJitter  = 0.15
-)
-
-// endpointDelay returns the wait before retry number attempt (1-based) of an endpoint batch.
-func endpointDelay(attempt int, r *rand.Rand) time.Duration {
-	d := endpointInitial
-	for i := 1; i < attempt && d < endpointMax; i++ {
-		d *= 2
-	}
-	d = min(d, endpointMax)
-	f := 1 + endpointJitter*(2*r.Float64()-1)
-	return time.Duration(float64(d) * f)
+// endpointBackoff is Firehose's back-off between attempts of an endpoint batch: 1 s doubled per
+// attempt, capped at 2 minutes, ±15 % jitter.
+func endpointBackoff() Backoff {
+	return Backoff{Initial: time.Second, Max: 2 * time.Minute, Jitter: 0.15}
 }
 
 // endpointBatch reports whether p, a buffer of lr, is a batch for the leg's endpoint (rather
@@ -224,7 +211,7 @@ func (a *actor) send(ctx context.Context, o *object) writeDone {
 				"request_id", o.key, "attempts", attempt, "code", code, "permanent", destination.IsPermanent(err), "err", err)
 			return writeDone{o: o, err: err, permanent: true, attempts: attempt}
 		}
-		d := min(endpointDelay(attempt, rnd), lr.RetryFor-waited)
+		d := min(endpointBackoff().Delay(attempt, rnd), lr.RetryFor-waited)
 		a.d.Logger.Warn("deliver batch failed; retrying", "stream", a.stream, "leg", lr.Name, "request_id", o.key,
 			"attempt", attempt, "retry_in", d, "code", code, "err", err)
 		if err := sleep(ctx, a.d.Clock, d); err != nil {

@@ -251,7 +251,7 @@ func TestEndpointDelayFollowsFirehosesSchedule(t *testing.T) {
 	for attempt, base := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
 		32 * time.Second, 64 * time.Second, 2 * time.Minute, 2 * time.Minute} {
 		for range 100 {
-			d := endpointDelay(attempt+1, rnd)
+			d := endpointBackoff().Delay(attempt+1, rnd)
 			if d < base*85/100 || d > base*115/100 {
 				t.Fatalf("attempt %d: delay %s outside %s ±15%%", attempt+1, d, base)
 			}

@@ -291,7 +291,7 @@ func (c *committer) publish(bp *[]byte, group []*pending) (Position, error) {
 					c.j.forgetLast(c.stream) // Trim learns the last message again
 				}
 			}
-			err = classifyPublish(err, c.j.Clustered())
+			err = classifyPublish(err, clustered)
 			if errors.Is(err, ErrNoStream) {
 				c.j.forget(c.stream)
 			}

@@ -31,9 +31,9 @@ const maxForwardedAppends = 64
 // forwarded put's answer: the writer answers a publish that timed out itself.
 const forwardSlack = time.Second
 
-// appendCounters count the puts a node sent to other nodes, by outcome, and remember the writers
+// appendForwarding counts the puts a node sent to other nodes, by outcome, and remembers the writers
 // that did not answer.
-type appendCounters struct {
+type appendForwarding struct {
 	mu       sync.Mutex
 	suspects map[string]time.Time // writer → until when this node appends its streams' puts itself
 
@@ -97,7 +97,7 @@ func (s *Server) writerOf(name string) string {
 }
 
 // suspect makes this node append the puts of writer's streams itself until until.
-func (a *appendCounters) suspect(writer string, until time.Time) {
+func (a *appendForwarding) suspect(writer string, until time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.suspects == nil {
@@ -107,7 +107,7 @@ func (a *appendCounters) suspect(writer string, until time.Time) {
 }
 
 // suspected reports whether writer did not answer a forwarded put recently.
-func (a *appendCounters) suspected(writer string, now time.Time) bool {
+func (a *appendForwarding) suspected(writer string, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	until, ok := a.suspects[writer]

@@ -59,7 +59,7 @@ func FuzzDecodeAppend(f *testing.F) {
 }
 
 func TestSuspectedWriters(t *testing.T) {
-	var a appendCounters
+	var a appendForwarding
 	t0 := time.Unix(1000, 0)
 	a.suspect("n1", t0.Add(6*time.Second))
 	tests := []struct {

@@ -65,7 +65,7 @@ type Server struct {
 	rec      delivery.Recorder // the store, or nothing with MetricsOff
 	faults   *faultTable
 
-	appends appendCounters // puts sent to and taken from other nodes (appends.go)
+	appends appendForwarding // puts sent to and taken from other nodes (appends.go)
 
 	srcs sources // the readers of Kinesis and Kafka sources
 	// leases decides which node delivers each stream; nil on a single node (cluster.go).
