@@ -169,7 +169,7 @@ func measure(ctx context.Context, o options, nodes []*node, name string, names [
 		for _, nd := range nodes {
 			profiles.Go(func() {
 				p := filepath.Join(o.profileDir, name+"-"+nd.name+".pprof")
-				if err := saveCPUProfile(ctx, nd.proc.Addr2, secs, p); err != nil {
+				if err := harness.SaveProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", nd.proc.Addr2, secs), p); err != nil {
 					fmt.Fprintf(stdout, "profile %s: %v\n", nd.name, err)
 				}
 			})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -176,26 +175,4 @@ func clusterOwners(ctx context.Context, url string) (map[string]string, error) {
 		return map[string]string{}, nil
 	}
 	return out.Leases.Owners, nil
-}
-
-// saveCPUProfile saves a CPU profile of seconds from the pprof server at addr to path.
-func saveCPUProfile(ctx context.Context, addr string, seconds int, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

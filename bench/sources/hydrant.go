@@ -165,7 +165,10 @@ func measureCatchUp(ctx context.Context, h *hydrant, stream string, want int, ti
 	c.ready = time.Since(c.launched)
 	profDone := make(chan error, 1)
 	if profile != "" {
-		go func() { profDone <- fetchProfile(ctx, "http://"+h.Addr2, profile, profileFor) }()
+		go func() {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", h.Addr2, max(1, int(profileFor.Seconds())))
+			profDone <- harness.SaveProfile(ctx, url, profile)
+		}()
 	} else {
 		profDone <- nil
 	}
@@ -220,26 +223,4 @@ func measureCatchUp(ctx context.Context, h *hydrant, stream string, want int, ti
 		c.delivered += l.Records
 	}
 	return c, nil
-}
-
-// fetchProfile writes a CPU profile of d from hydrant's pprof listener to path.
-func fetchProfile(ctx context.Context, base, path string, d time.Duration) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, max(1, int(d.Seconds()))), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := (&http.Client{Timeout: d + 30*time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

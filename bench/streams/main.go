@@ -8,9 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,7 +139,7 @@ func run(n, loaded, creators int, idle time.Duration, bin, results string, keep 
 	}
 	if keep {
 		for _, prof := range []string{"heap", "goroutine"} {
-			if err := saveProfile(ctx, "http://"+p.Addr2+"/debug/pprof/"+prof, filepath.Join(ws.Tmp, prof+".pprof")); err != nil {
+			if err := harness.SaveProfile(ctx, "http://"+p.Addr2+"/debug/pprof/"+prof, filepath.Join(ws.Tmp, prof+".pprof")); err != nil {
 				return err
 			}
 		}
@@ -206,28 +204,6 @@ func run(n, loaded, creators int, idle time.Duration, bin, results string, keep 
 		return nil
 	}
 	return harness.AppendResults(filepath.Join(ws.Root, results), "# Benchmark results\n", b.String())
-}
-
-// saveProfile saves the profile at url to path.
-func saveProfile(ctx context.Context, url, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // putLoop puts 100 × 1 KiB batches to name until ctx ends.
