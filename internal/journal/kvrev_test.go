@@ -17,9 +17,26 @@ func TestKVRevisionsAndWatch(t *testing.T) {
 	changes := make(chan Change, 16)
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	ready := make(chan struct{})
-	go func() { _ = kv.WatchReady(wctx, func(c Change) { changes <- c }, func() { close(ready) }) }()
-	<-ready // the watch is established: it sees every change made from here on
+	go func() { _ = kv.Watch(wctx, func(c Change) { changes <- c }) }()
+	// The watch is live once it passes a write made after it started; its "initial values
+	// delivered" signal can come before the server has made its consumer.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := kv.Put(ctx, "sentinel", []byte("s")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case c := <-changes:
+			if c.Key != "sentinel" {
+				t.Fatalf("watch saw %+v before any write", c)
+			}
+		case <-time.After(100 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("the watch saw no write within 5 s")
+			}
+			continue
+		}
+		break
+	}
 
 	rev, err := kv.Create(ctx, "a.b", []byte("1"))
 	if err != nil {
@@ -54,6 +71,9 @@ func TestKVRevisionsAndWatch(t *testing.T) {
 	for len(got) < 4 {
 		select {
 		case c := <-changes:
+			if c.Key == "sentinel" {
+				continue // a late repeat of the liveness write
+			}
 			if c.Deleted {
 				got = append(got, "deleted")
 			} else {
